@@ -1,0 +1,1 @@
+"""Bootstrap rankings, aggregated ranks, paper-style tables and figures."""

@@ -1,0 +1,1 @@
+"""Prepared-dataset format: reader, writer and validator."""
