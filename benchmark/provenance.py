@@ -1,0 +1,94 @@
+"""Provenance attached to every result: resolved config, seed, versions, git hash, dataset and split versions."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import functools
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from benchmark import __version__
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.lru_cache(maxsize=1)
+def git_revision(root: Path = _REPO_ROOT) -> str:
+    """The commit hash of the source tree (``+dirty`` when it has uncommitted changes), or ``unknown``."""
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
+        return obj.item()
+    return obj
+
+
+def environment() -> dict[str, str]:
+    """Versions of the interpreter and the numerical stack."""
+    env = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("numpy", "scipy", "pandas", "torch", "SimpleITK"):
+        try:
+            module = __import__(name)
+            env[name] = str(getattr(module, "__version__", getattr(module, "Version", lambda: "?")))
+        except ImportError:
+            continue
+    return env
+
+
+def collect_provenance(
+    config: Any = None,
+    seed: int | None = None,
+    dataset: dict | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A JSON-ready provenance record; ``dataset`` should hold the dataset id, its version and split version."""
+    return {
+        "detbench_version": __version__,
+        "git_revision": git_revision(),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": seed,
+        "config": _jsonable(config),
+        "dataset": _jsonable(dataset or {}),
+        "environment": environment(),
+        **{k: _jsonable(v) for k, v in extra.items()},
+    }
+
+
+def dataset_provenance(root: str | Path) -> dict[str, Any]:
+    """Dataset id, name, version, split version and the dataset's own provenance from a prepared dataset."""
+    from benchmark.data.format import PreparedDataset
+
+    ds = PreparedDataset(root)
+    return {
+        "root": str(Path(root).resolve()),
+        "dataset_id": ds.meta.dataset_id,
+        "name": ds.meta.name,
+        "version": ds.meta.version,
+        "splits_version": ds.splits.version,
+        "source": ds.meta.provenance,
+    }
