@@ -17,6 +17,7 @@ from benchmark import __version__
 # Only implemented subcommands are listed here, in the order ``--help`` shows them.
 COMMAND_MODULES = (
     "benchmark.commands.datasets",
+    "benchmark.commands.convert",
     "benchmark.commands.validate_dataset",
 )
 

@@ -26,6 +26,7 @@ from benchmark.conventions import Geometry, boxes_from_instances
 FORMAT_VERSION = 1
 FILE_ENDING = ".nii.gz"
 SPLIT_NAMES = ("train", "val", "test", "external_test")
+FOLD_KEYS = ("train", "val", "test")
 TEST_SPLITS = ("test", "external_test")
 ANNOTATION_KINDS = ("masks", "boxes")
 
@@ -153,18 +154,26 @@ class Splits:
                     out.append(f"case '{i}' is in both split '{seen[i]}' and split '{name}'")
                 seen.setdefault(i, name)
         pool = set(self.train) | set(self.val)
+        every = set(self.all_ids())
         for k, fold in enumerate(self.folds):
-            if not isinstance(fold, dict) or set(fold) != {"train", "val"}:
-                out.append(f"fold {k} must be an object with exactly 'train' and 'val' lists")
+            if not isinstance(fold, dict) or not {"train", "val"} <= set(fold) or set(fold) - set(FOLD_KEYS):
+                out.append(f"fold {k} must be an object with 'train' and 'val' lists (and optionally 'test')")
                 continue
-            if not fold["train"] or not fold["val"]:
-                out.append(f"fold {k} has an empty 'train' or 'val' list")
-            both = sorted(set(fold["train"]) & set(fold["val"]))
-            if both:
-                out.append(f"fold {k}: case(s) in both train and val: {both[:5]}")
-            outside = sorted((set(fold["train"]) | set(fold["val"])) - pool)
+            if not fold["train"]:
+                out.append(f"fold {k} has an empty 'train' list")
+            parts = {name: set(fold.get(name, [])) for name in FOLD_KEYS}
+            for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+                both = sorted(parts[a] & parts[b])
+                if both:
+                    out.append(f"fold {k}: case(s) in both {a} and {b}: {both[:5]}")
+            if "test" in fold:  # whole-dataset rotation (e.g. LUNA16's ten subsets): any case of the dataset
+                outside = sorted(set().union(*parts.values()) - every)
+                where = "the dataset"
+            else:  # cross-validation inside the official train/val pool
+                outside = sorted((parts["train"] | parts["val"]) - pool)
+                where = "the official train/val pool"
             if outside:
-                out.append(f"fold {k}: case(s) not in the official train/val pool: {outside[:5]}")
+                out.append(f"fold {k}: case(s) not in {where}: {outside[:5]}")
         return out
 
     def check(self, source: str = "splits.json") -> None:
@@ -213,7 +222,9 @@ class Splits:
                 raise DatasetFormatError(f"{source}: split '{name}' must be a list of case id strings")
         folds = obj.get("folds", [])
         if not isinstance(folds, list):
-            raise DatasetFormatError(f"{source}: 'folds' must be a list of {{'train': [...], 'val': [...]}}")
+            raise DatasetFormatError(
+                f"{source}: 'folds' must be a list of {{'train': [...], 'val': [...], optional 'test': [...]}}"
+            )
         return cls(
             train=list(obj["train"]),
             val=list(obj["val"]),

@@ -73,6 +73,9 @@ def test_splits_round_trip_and_folds():
         (Splits(["a"], [], ["a"]), "in both split 'train' and split 'test'"),
         (Splits(["a", "a"], [], ["b"]), "more than once"),
         (Splits(["a", "b"], [], ["c"], folds=[{"train": ["a"], "val": ["a"]}]), "both train and val"),
+        (Splits(["a", "b"], [], ["c"], folds=[{"train": ["a"], "val": [], "test": ["a"]}]), "both train and test"),
+        (Splits(["a", "b"], [], ["c"], folds=[{"train": ["a"], "val": [], "test": ["z"]}]), "not in the dataset"),
+        (Splits(["a", "b"], [], ["c"], folds=[{"train": ["a"], "val": ["b"], "extra": []}]), "optionally"),
         (Splits(["a", "b"], [], ["c"], folds=[{"train": ["a"], "val": ["c"]}]), "not in the official"),
     ],
 )

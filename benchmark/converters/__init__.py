@@ -1,0 +1,15 @@
+"""Converters from each dataset's official download layout into the canonical prepared format.
+
+A converter is a function ``convert(source: Path, out: Path, workers: int = 1, overwrite: bool = False) -> Path``
+registered under the dataset id it converts (``CONVERTERS.register("D06", convert_luna16)``).
+"""
+
+from __future__ import annotations
+
+from benchmark.registry import Registry
+
+CONVERTERS: Registry = Registry("converter (dataset id)")
+
+from benchmark.converters import luna16  # noqa: E402,F401
+
+__all__ = ["CONVERTERS"]
