@@ -10,6 +10,6 @@ from benchmark.registry import Registry
 
 CONVERTERS: Registry = Registry("converter (dataset id)")
 
-from benchmark.converters import luna16  # noqa: E402,F401
+from benchmark.converters import kits21, luna16, msd_pancreas, ribfrac  # noqa: E402,F401
 
 __all__ = ["CONVERTERS"]

@@ -69,8 +69,8 @@ def test_missing_subset_is_a_clear_error(tmp_path, capsys):
 
 
 def test_no_converter_lists_valid_ones():
-    with pytest.raises(ValueError, match="Valid names: D06"):
-        CONVERTERS.get("D01")
+    with pytest.raises(ValueError, match="Valid names: D01, D02, D03, D06"):
+        CONVERTERS.get("D09")
 
 
 def test_sphere_volume_and_direction():
