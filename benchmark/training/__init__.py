@@ -1,0 +1,1 @@
+"""Fine-tuning: schedules, optimisers, profiles, the training loop and checkpoints."""

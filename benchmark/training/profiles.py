@@ -1,0 +1,86 @@
+"""Named training profiles: the paper's budget, a laptop CPU run on the synthetic twins, and test-sized runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from benchmark.registry import Registry
+
+
+@dataclass(frozen=True)
+class TrainingProfile:
+    """Budget of a fine-tuning run; every field is a knob (``dataclasses.replace`` makes a variant)."""
+
+    name: str
+    iterations_per_epoch: int
+    epochs_retina_unet: int
+    epochs_detr: int
+    batch_size: int
+    val_batches: int
+    patch_size: tuple[int, int, int]
+    warmup_iterations: int
+    detr_restart_warmup_iterations: int
+    width_multiplier: float = 1.0
+    num_workers: int = 4
+
+    def epochs(self, family: str) -> int:
+        if family not in ("retina_unet", "deformable_detr"):
+            raise ValueError(f"Unknown detector family {family!r}. Valid: retina_unet, deformable_detr")
+        return self.epochs_retina_unet if family == "retina_unet" else self.epochs_detr
+
+    def total_iterations(self, family: str) -> int:
+        return self.epochs(family) * self.iterations_per_epoch
+
+
+PROFILES: Registry[TrainingProfile] = Registry("training profile")
+
+PAPER = PROFILES.register(
+    "paper",
+    TrainingProfile(
+        name="paper",
+        iterations_per_epoch=2500,
+        # The issue's 50 epochs; nnDetection adds 10 SWA epochs, which is why appendix C's freeze of 7,500
+        # iterations is 5% of 60 x 2,500 (here 5% of 50 x 2,500 = 6,250). SWA is not implemented.
+        epochs_retina_unet=50,
+        epochs_detr=100,
+        batch_size=4,
+        val_batches=100,
+        patch_size=(128, 128, 128),
+        warmup_iterations=4000,
+        detr_restart_warmup_iterations=10_000,
+    ),
+)
+CPU = PROFILES.register(
+    "cpu",
+    replace(
+        PAPER,
+        name="cpu",
+        iterations_per_epoch=100,
+        epochs_retina_unet=8,
+        epochs_detr=8,
+        batch_size=2,
+        val_batches=10,
+        patch_size=(64, 64, 64),
+        warmup_iterations=40,
+        detr_restart_warmup_iterations=100,
+        width_multiplier=0.25,
+        num_workers=1,
+    ),
+)
+TINY = PROFILES.register(
+    "tiny",
+    replace(
+        CPU,
+        name="tiny",
+        iterations_per_epoch=3,
+        epochs_retina_unet=2,
+        epochs_detr=2,
+        batch_size=2,
+        val_batches=1,
+        patch_size=(32, 32, 32),
+        warmup_iterations=2,
+        detr_restart_warmup_iterations=2,
+        width_multiplier=0.125,
+        num_workers=0,
+    ),
+)

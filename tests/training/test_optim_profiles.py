@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from benchmark.training.optim import (
+    DETR_OPTIMIZER,
+    RETINA_UNET_OPTIMIZER,
+    OptimizerConfig,
+    build_optimizer,
+    set_encoder_trainable,
+    set_lr,
+)
+from benchmark.training.profiles import PROFILES
+
+
+class _Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.Sequential(torch.nn.Conv3d(1, 2, 3), torch.nn.InstanceNorm3d(2, affine=True))
+        self.head = torch.nn.Linear(2, 1)
+
+
+def test_optimizers_of_the_study():
+    net = _Net()
+    sgd = build_optimizer(net, RETINA_UNET_OPTIMIZER)
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["nesterov"] and sgd.defaults["momentum"] == 0.9
+    assert [g["weight_decay"] for g in sgd.param_groups] == [3e-5, 0.0]
+    n_decay = sum(p.numel() for p in sgd.param_groups[0]["params"])
+    assert n_decay == 2 * 27 + 2  # conv and linear weights; biases and norm parameters go without decay
+    adam = build_optimizer(net, DETR_OPTIMIZER)
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["amsgrad"] and adam.defaults["eps"] == 1e-4
+    set_lr(adam, 0.5)
+    assert all(g["lr"] == 0.5 for g in adam.param_groups)
+    with pytest.raises(ValueError, match="Valid optimizers: sgd, adam"):
+        OptimizerConfig(name="lamb", lr=1.0)
+
+
+def test_encoder_freeze():
+    net = _Net()
+    set_encoder_trainable(net, False)
+    assert not any(p.requires_grad for p in net.encoder.parameters())
+    assert all(p.requires_grad for p in net.head.parameters())
+    set_encoder_trainable(net, True)
+    assert all(p.requires_grad for p in net.parameters())
+    with pytest.raises(ValueError, match="no 'encoder'"):
+        set_encoder_trainable(torch.nn.Linear(1, 1), False)
+
+
+def test_profiles():
+    paper = PROFILES.get("paper")
+    assert paper.iterations_per_epoch == 2500 and paper.batch_size == 4 and paper.val_batches == 100
+    assert (
+        paper.epochs("retina_unet") == 50
+        and paper.epochs("deformable_detr") == 100
+        and paper.patch_size == (128, 128, 128)
+    )
+    assert PROFILES.names() == ["paper", "cpu", "tiny"]
+    with pytest.raises(ValueError, match="Did you mean 'cpu'"):
+        PROFILES.get("cpus")
