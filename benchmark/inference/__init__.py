@@ -1,0 +1,1 @@
+"""Whole-volume inference: sliding windows, test-time mirroring, box consolidation, post-processing."""
