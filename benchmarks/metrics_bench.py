@@ -24,6 +24,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+try:  # run as a script (python benchmarks/metrics_bench.py) or as a module (python -m benchmarks.metrics_bench)
+    from luna16_bench import bench_luna16
+except ImportError:
+    from benchmarks.luna16_bench import bench_luna16
 from benchmark.metrics import box_iou, froc_from_matches, map_from_matches, match_detections
 from benchmark.metrics.froc import FROC_RATES
 from benchmark.metrics.ground_truth import as_ground_truth
@@ -32,9 +36,7 @@ from benchmark.metrics.predictions import as_case_prediction
 # -- synthetic PN9-sized problem ----------------------------------------------------------------------
 
 
-def synthetic_problem(
-    n_images: int, objects_per_image: float, detections: int, seed: int
-) -> tuple[dict, dict]:
+def synthetic_problem(n_images: int, objects_per_image: float, detections: int, seed: int) -> tuple[dict, dict]:
     """``(predictions, ground_truth)`` with nodule-like boxes in 300^3-voxel scans (fixed Generator seed)."""
     rng = np.random.default_rng(seed)
     preds, gt = {}, {}
@@ -188,9 +190,9 @@ def bench_map_froc(args: argparse.Namespace) -> None:
     )
 
 
-# Sections run in order. The protocols work adds e.g. ("LUNA16 FROC", bench_luna16) here, with a function
-# taking the parsed arguments and printing its own figures.
+# Sections run in order; each function takes the parsed arguments and prints its own figures.
 SECTIONS: list[tuple[str, Callable[[argparse.Namespace], None]]] = [
+    ("LUNA16 protocol, 888 scans x 100 candidates", bench_luna16),
     ("mAP@0.1 + FROC@0.1, PN9-sized", bench_map_froc),
 ]
 
