@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from benchmark import __version__
+    from benchmark.converters import evaluation_extras
     from benchmark.data.format import PreparedDataset
     from benchmark.metrics import (
         EvaluationInput,
@@ -116,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         class_names=class_names,
         dataset_id=dataset.meta.dataset_id,
         dataset_root=dataset.root,
+        extra=evaluation_extras(dataset.root),
     )
     tables = match_tables(metrics, inputs)
     results = {m.name: m.score(tables[m.match_key]) for m in metrics}

@@ -12,4 +12,10 @@ CONVERTERS: Registry = Registry("converter (dataset id)")
 
 from benchmark.converters import kits21, luna16, msd_pancreas, ribfrac  # noqa: E402,F401
 
-__all__ = ["CONVERTERS"]
+
+def evaluation_extras(root) -> dict:  # noqa: ANN001
+    """Official side files a converter stored with a prepared dataset (``ROOT/official/``), for the protocols."""
+    return luna16.evaluation_extras(root)
+
+
+__all__ = ["CONVERTERS", "evaluation_extras"]

@@ -135,4 +135,18 @@ def convert_luna16(
     return out
 
 
+def evaluation_extras(root: str | Path) -> dict[str, pd.DataFrame]:
+    """The official findings copied at conversion, keyed as the ``luna16`` protocol expects (case ids)."""
+    extras = {}
+    for name, key in (
+        ("annotations.csv", "luna16_annotations"),
+        ("annotations_excluded.csv", "luna16_annotations_excluded"),
+    ):
+        path = Path(root) / "official" / name
+        if path.is_file():
+            frame = read_annotations(path)
+            extras[key] = frame.assign(seriesuid=frame["seriesuid"].map(case_id_from_uid))
+    return extras
+
+
 CONVERTERS.register("D06", convert_luna16)

@@ -81,3 +81,36 @@ def test_sphere_volume_and_direction():
     assert volume == pytest.approx(4 / 3 * np.pi * 5**3, rel=0.05)
     with pytest.raises(ValueError, match="outside the image"):
         rasterise_spheres(np.array([[1000.0, 0, 0]]), np.array([5.0]), g)
+
+
+def test_evaluate_uses_the_official_findings(tmp_path, capsys):
+    import json
+
+    uids = _fake_luna(tmp_path / "src")
+    out = tmp_path / "D06"
+    assert main(["convert", "D06", "--source", str(tmp_path / "src"), "--out", str(out), "--fold", "0"]) == 0
+    test_case = case_id_from_uid(uids[0])  # fold 0 tests on subset 0: the scan with two nodules
+    centre = [ORIGIN[0] + 10.0, ORIGIN[1] + 12.0, ORIGIN[2] + 10.0]
+    preds = {
+        "format_version": 1,
+        "dataset": "D06",
+        "cases": {
+            test_case: {"boxes": [[5, 14, 11, 12, 20, 17]], "scores": [0.9], "labels": [0], "centers_world": [centre]}
+        },
+    }
+    (tmp_path / "pred.json").write_text(json.dumps(preds))
+    argv = [
+        "evaluate",
+        "--dataset",
+        str(out),
+        "--predictions",
+        str(tmp_path / "pred.json"),
+        "--protocol",
+        "luna16",
+        "--out",
+        str(tmp_path / "res.json"),
+    ]
+    assert main(argv) == 0, capsys.readouterr().err
+    text = (tmp_path / "res.json").read_text()
+    assert "luna16_annotations" in text  # scored against the official CSVs, not the boxes
+    assert '"luna16"' in text
