@@ -1,0 +1,112 @@
+"""Differentiable torch box operations for ``(z1, y1, x1, z2, y2, x2)`` boxes in the voxel frame.
+
+The numpy twins used by the metrics live in :mod:`benchmark.metrics.boxes`; these keep gradients for the
+losses and run on any device. ``center_size`` boxes are ``(cz, cy, cx, dz, dy, dx)``. Zero-volume boxes
+never produce NaN: an empty union gives IoU 0 and an empty enclosing box gives GIoU equal to IoU.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "batched_nms",
+    "box_iou",
+    "box_volume",
+    "center_size_to_corners",
+    "clip_boxes",
+    "corners_to_center_size",
+    "elementwise_giou",
+    "generalized_box_iou",
+    "nms",
+]
+
+_EPS = 1e-7
+
+
+def box_volume(boxes: Tensor) -> Tensor:
+    """Volume ``[N]`` of ``[N, 6]`` boxes (inverted extents count as zero)."""
+    ext = (boxes[..., 3:] - boxes[..., :3]).clamp(min=0)
+    return ext.prod(-1)
+
+
+def _pairwise_inter_union(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    lo = torch.maximum(a[:, None, :3], b[None, :, :3])
+    hi = torch.minimum(a[:, None, 3:], b[None, :, 3:])
+    inter = (hi - lo).clamp(min=0).prod(-1)
+    union = box_volume(a)[:, None] + box_volume(b)[None, :] - inter
+    return inter, union
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """Pairwise IoU ``[N, M]`` of ``[N, 6]`` and ``[M, 6]`` boxes."""
+    inter, union = _pairwise_inter_union(a, b)
+    return torch.where(union > 0, inter / union.clamp(min=_EPS), torch.zeros_like(inter))
+
+
+def generalized_box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """Pairwise generalised IoU ``[N, M]`` (Rezatofighi et al.) in ``[-1, 1]``."""
+    inter, union = _pairwise_inter_union(a, b)
+    iou = torch.where(union > 0, inter / union.clamp(min=_EPS), torch.zeros_like(inter))
+    lo = torch.minimum(a[:, None, :3], b[None, :, :3])
+    hi = torch.maximum(a[:, None, 3:], b[None, :, 3:])
+    enclosing = (hi - lo).clamp(min=0).prod(-1)
+    penalty = torch.where(enclosing > 0, (enclosing - union) / enclosing.clamp(min=_EPS), torch.zeros_like(iou))
+    return iou - penalty
+
+
+def elementwise_giou(a: Tensor, b: Tensor) -> Tensor:
+    """Generalised IoU ``[N]`` of matching rows of two ``[N, 6]`` box sets."""
+    lo = torch.maximum(a[:, :3], b[:, :3])
+    hi = torch.minimum(a[:, 3:], b[:, 3:])
+    inter = (hi - lo).clamp(min=0).prod(-1)
+    union = box_volume(a) + box_volume(b) - inter
+    iou = torch.where(union > 0, inter / union.clamp(min=_EPS), torch.zeros_like(inter))
+    enc = (torch.maximum(a[:, 3:], b[:, 3:]) - torch.minimum(a[:, :3], b[:, :3])).clamp(min=0).prod(-1)
+    return iou - torch.where(enc > 0, (enc - union) / enc.clamp(min=_EPS), torch.zeros_like(iou))
+
+
+def center_size_to_corners(boxes: Tensor) -> Tensor:
+    """``(cz, cy, cx, dz, dy, dx)`` -> ``(z1, y1, x1, z2, y2, x2)``."""
+    c, s = boxes[..., :3], boxes[..., 3:]
+    return torch.cat([c - 0.5 * s, c + 0.5 * s], dim=-1)
+
+
+def corners_to_center_size(boxes: Tensor) -> Tensor:
+    """``(z1, y1, x1, z2, y2, x2)`` -> ``(cz, cy, cx, dz, dy, dx)``."""
+    lo, hi = boxes[..., :3], boxes[..., 3:]
+    return torch.cat([(lo + hi) * 0.5, hi - lo], dim=-1)
+
+
+def clip_boxes(boxes: Tensor, shape: tuple[int, int, int] | torch.Size) -> Tensor:
+    """Clip boxes to the image ``[0, shape]`` per axis (array order ``(z, y, x)``)."""
+    upper = torch.as_tensor(tuple(shape), dtype=boxes.dtype, device=boxes.device)
+    lo = torch.minimum(boxes[..., :3].clamp(min=0), upper)
+    hi = torch.minimum(boxes[..., 3:].clamp(min=0), upper)
+    return torch.cat([lo, torch.maximum(hi, lo)], dim=-1)
+
+
+def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+    """Greedy non-maximum suppression; indices of kept boxes by descending score (pure torch, any device)."""
+    if boxes.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    order = scores.argsort(descending=True)
+    ordered = boxes[order]
+    # the IoU matrix is computed once; the greedy sweep only reads it (n is capped by the caller's top-k)
+    over = (box_iou(ordered, ordered) > iou_threshold).triu(diagonal=1).cpu()
+    suppressed = torch.zeros(order.numel(), dtype=torch.bool)
+    for i in range(order.numel()):
+        if not suppressed[i]:
+            suppressed |= over[i]
+    return order[~suppressed.to(boxes.device)]
+
+
+def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:
+    """Per-class NMS: boxes of different labels never suppress each other."""
+    if boxes.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    # shift every class into its own region of space so one NMS pass handles all classes
+    span = boxes.max() - boxes.min() + 1
+    shifted = boxes + (labels.to(boxes.dtype) * span)[:, None]
+    return nms(shifted, scores, iou_threshold)
