@@ -18,8 +18,10 @@ from benchmark import __version__
 COMMAND_MODULES = (
     "benchmark.commands.datasets",
     "benchmark.commands.convert",
-    "benchmark.commands.evaluate",
     "benchmark.commands.validate_dataset",
+    "benchmark.commands.evaluate",
+    "benchmark.commands.preprocess",
+    "benchmark.commands.train",
 )
 
 

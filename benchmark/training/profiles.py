@@ -21,6 +21,7 @@ class TrainingProfile:
     warmup_iterations: int
     detr_restart_warmup_iterations: int
     width_multiplier: float = 1.0
+    n_stages: int | None = None  # None: the paper's six encoder stages
     num_workers: int = 4
 
     def epochs(self, family: str) -> int:
@@ -64,6 +65,7 @@ CPU = PROFILES.register(
         warmup_iterations=40,
         detr_restart_warmup_iterations=100,
         width_multiplier=0.25,
+        n_stages=5,
         num_workers=1,
     ),
 )
@@ -81,6 +83,7 @@ TINY = PROFILES.register(
         warmup_iterations=2,
         detr_restart_warmup_iterations=2,
         width_multiplier=0.125,
+        n_stages=4,
         num_workers=0,
     ),
 )

@@ -1,0 +1,63 @@
+"""Fine-tune a detector on a dataset and score it on the test split (resumable end to end).
+
+DATASET is a prepared-dataset folder, a synthetic twin id (S01..S08, generated on first use at the scale of
+the profile) or a converted real dataset id. Stages: preprocessing -> training (checkpoint every epoch;
+rerunning the same command resumes) -> post-processing tuned on validation -> test predictions and scores,
+written to the run folder (result.json, predictions_test.json, training_log.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "train"
+HELP = "fine-tune a detector on a dataset and score it on the test split"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, help="prepared folder, twin id (S06) or dataset id (D06)")
+    parser.add_argument("--arch", default="retina_unet", help="detector (retina_unet, deformable_detr, resenc_*)")
+    parser.add_argument("--profile", default="cpu", help="training budget: paper, cpu or tiny (default cpu)")
+    parser.add_argument("--preprocessing", default="fixed", choices=("fixed", "default"), help="preprocessing config")
+    parser.add_argument("--fold", type=int, default=None, help="cross-validation fold (default: official split)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default 0)")
+    parser.add_argument("--data-root", default=None, help="data folder (default: $DETBENCH_DATA or ./data)")
+    parser.add_argument("--out", default=None, help="run folder (default: runs/<dataset>/<arch>__none/...)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes for data preparation")
+    parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation (8 views)")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (resume later)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmark.experiment import ExperimentConfig, run_experiment
+    from models.registry import ARCHITECTURES
+
+    ARCHITECTURES.get(args.arch)  # unknown names fail early, with "did you mean"
+    result = run_experiment(
+        ExperimentConfig(
+            dataset=args.dataset,
+            architecture=args.arch,
+            profile=args.profile,
+            preprocessing=args.preprocessing,
+            seed=args.seed,
+            fold=args.fold,
+            data_root=args.data_root,
+            out=args.out,
+            workers=args.workers,
+            device=args.device,
+            mirror_tta=args.tta,
+            resume=not args.no_resume,
+            max_steps=args.max_steps,
+            progress=not args.no_progress,
+        )
+    )
+    if not result.finished:
+        print(f"stopped before the end of training; run the same command again to resume ({result.run_dir})")
+        return 0
+    for name, value in result.metrics.items():
+        print(f"{name:<12} {100 * value:6.2f}")
+    print(f"results: {result.result_file}")
+    return 0

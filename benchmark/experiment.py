@@ -1,0 +1,193 @@
+"""One experiment end to end: prepared dataset -> preprocessing -> fine-tuning -> validation-tuned inference -> scores.
+
+``run_experiment`` is what ``benchmark train`` calls. Every stage is resumable: preprocessing skips cases
+with a matching fingerprint, training resumes from its last checkpoint, inference is recomputed. The result
+(``result.json`` in the run folder) carries the metrics and the provenance of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from benchmark.provenance import collect_provenance, dataset_provenance
+
+DATA_ENV = "DETBENCH_DATA"
+SCALE_OF_PROFILE = {"tiny": "tiny", "cpu": "small", "paper": "full"}
+
+
+def default_data_root() -> Path:
+    """``$DETBENCH_DATA`` when set, else ``./data``."""
+    return Path(os.environ.get(DATA_ENV, "data"))
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A fine-tuning experiment; ``dataset`` is a prepared-dataset folder, a twin id (``S06``) or a dataset id."""
+
+    dataset: str
+    architecture: str = "retina_unet"
+    profile: str = "cpu"
+    preprocessing: str = "fixed"
+    seed: int = 0
+    fold: int | None = None
+    data_root: str | None = None
+    out: str | None = None
+    workers: int = 1
+    device: str = "auto"
+    mirror_tta: bool = False
+    resume: bool = True
+    max_steps: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class ExperimentResult:
+    run_dir: Path
+    finished: bool
+    metrics: dict[str, float]
+    result_file: Path | None
+
+
+def resolve_prepared_dataset(
+    dataset: str, data_root: Path, profile: str, workers: int = 1, progress: bool = True
+) -> Path:
+    """A prepared dataset folder for ``dataset``; synthetic twins are generated on first use.
+
+    Twins live in ``DATA_ROOT/synthetic/<scale>/`` with the scale that fits the profile (tiny, small, full);
+    real datasets must have been converted to ``DATA_ROOT/prepared/<id>`` (``benchmark convert``).
+    """
+    path = Path(dataset)
+    if (path / "dataset.json").is_file():
+        return path
+    from benchmark.datasets import get_dataset
+
+    spec = get_dataset(dataset)  # raises with "did you mean" for unknown names
+    if dataset.upper().startswith("S"):
+        from benchmark.synthetic.generate import generate_suite
+
+        scale = SCALE_OF_PROFILE.get(profile, "small")
+        (root,) = generate_suite(
+            [spec.twin_id], data_root / "synthetic" / scale, scale=scale, workers=workers, progress=progress
+        )
+        return root
+    prepared = data_root / "prepared" / spec.id
+    if not (prepared / "dataset.json").is_file():
+        raise FileNotFoundError(
+            f"{spec.id} ({spec.name}) is not prepared under {prepared}: download it from its official source and run "
+            f"`benchmark convert {spec.id} --source DOWNLOAD --out {prepared}`, or pass the prepared folder itself"
+        )
+    return prepared
+
+
+def preprocess(prepared: Path, data_root: Path, config: str, fold: int | None, workers: int, progress: bool) -> Path:
+    """Plan and preprocess (resumable, fingerprinted) into ``DATA_ROOT/preprocessed/<dataset>/<config>[_fold]``."""
+    from benchmark.preprocessing.pipeline import preprocess_dataset
+    from benchmark.preprocessing.planning import plan_preprocessing
+
+    plan = plan_preprocessing(prepared, config, fold=fold, workers=workers)
+    name = config if fold is None else f"{config}_fold{fold}"
+    out = data_root / "preprocessed" / prepared.name / name
+    preprocess_dataset(prepared, out, plan, workers=workers, progress=progress)
+    return out
+
+
+def _ground_truth_preprocessed(data, case_ids):  # noqa: ANN001, ANN202
+    return {c: data.meta(c).boxes_array()[:2] for c in case_ids}
+
+
+def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
+    """Run (or resume) the experiment of ``cfg`` and score it on the test split."""
+    from benchmark.converters import evaluation_extras
+    from benchmark.data.format import PreparedDataset
+    from benchmark.datasets import get_dataset
+    from benchmark.inference.postprocessing import tune_postprocessing
+    from benchmark.inference.predict import predict_preprocessed, to_prepared_frame
+    from benchmark.inference.sliding_window import InferenceConfig
+    from benchmark.metrics import EvaluationInput, PredictionSet, evaluate, load_ground_truth, save_predictions
+    from benchmark.training.profiles import PROFILES
+    from benchmark.training.trainer import TrainConfig, Trainer
+
+    profile = PROFILES.get(cfg.profile)
+    data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
+    prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
+    dataset = PreparedDataset(prepared)
+    preprocessed = preprocess(prepared, data_root, cfg.preprocessing, cfg.fold, cfg.workers, cfg.progress)
+    fold = "official" if cfg.fold is None else f"fold{cfg.fold}"
+    run_dir = (
+        Path(cfg.out)
+        if cfg.out
+        else Path("runs")
+        / prepared.name
+        / f"{cfg.architecture}__none"
+        / (f"{cfg.preprocessing}_{cfg.profile}_{fold}_seed{cfg.seed}")
+    )
+    trainer = Trainer(
+        TrainConfig(
+            preprocessed=str(preprocessed),
+            out_dir=str(run_dir),
+            architecture=cfg.architecture,
+            profile=cfg.profile,
+            seed=cfg.seed,
+            fold=cfg.fold,
+            device=cfg.device,
+            resume=cfg.resume,
+            max_steps=cfg.max_steps,
+            progress=cfg.progress,
+        )
+    )
+    training = trainer.fit()
+    if not training.finished:
+        return ExperimentResult(run_dir, False, {}, None)
+
+    data, model = trainer.data, trainer.model
+    inference = InferenceConfig(
+        patch_size=profile.patch_size, mirror_axes=(0, 1, 2) if cfg.mirror_tta else (), batch_size=profile.batch_size
+    )
+    splits = dataset.splits
+    val_ids = (splits.fold(cfg.fold)["val"] if cfg.fold is not None else splits.val) or splits.train[:1]
+    test_ids = splits.fold(cfg.fold).get("test", splits.test) if cfg.fold is not None else splits.test
+    val_pred = predict_preprocessed(model, data, val_ids, inference, cfg.progress)
+    params, val_map = tune_postprocessing(val_pred, _ground_truth_preprocessed(data, val_ids), dataset.meta.classes)
+    params.save(run_dir / "postprocessing.json")
+    test_pred = to_prepared_frame(predict_preprocessed(model, data, test_ids, inference, cfg.progress), data, params)
+    prediction_file = save_predictions(
+        run_dir / "predictions_test.json",
+        PredictionSet(dataset.meta.dataset_id, test_pred, metadata={"architecture": cfg.architecture}),
+    )
+
+    inputs = EvaluationInput(
+        predictions=test_pred,
+        ground_truth=load_ground_truth(prepared, test_ids),
+        class_names=tuple(dataset.meta.classes),
+        dataset_id=dataset.meta.dataset_id,
+        dataset_root=prepared,
+        extra=evaluation_extras(prepared),
+    )
+    results = evaluate(get_dataset(dataset.meta.dataset_id).protocols, inputs)
+    scores = {name: r.value for name, r in results.items()}
+    record = {
+        "metrics": scores,
+        "metric_details": {name: r.to_dict() for name, r in results.items()},
+        "validation_map@0.1": val_map,
+        "postprocessing": asdict(params),
+        "predictions": str(prediction_file),
+        "training": {
+            "steps": training.steps,
+            "restarted": training.restarted,
+            "seconds": training.seconds,
+            "final_val_loss": training.final_val_loss,
+        },
+        "provenance": collect_provenance(
+            cfg,
+            seed=cfg.seed,
+            dataset=dataset_provenance(prepared),
+            preprocessing=data.plan.config,
+            preprocessed=str(preprocessed),
+        ),
+    }
+    result_file = run_dir / "result.json"
+    result_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return ExperimentResult(run_dir, True, scores, result_file)

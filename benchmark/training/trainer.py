@@ -1,0 +1,365 @@
+"""The fine-tuning loop shared by both detector families: schedule, freezing, AMP, logs, checkpoints, resume.
+
+One run = one (preprocessed dataset, architecture, profile, seed, fold). Every epoch ends with validation
+batches, a CSV (and, when installed, TensorBoard) log row and ``checkpoint_last.pt`` holding the model,
+optimiser, AMP scaler, schedule state, loader position and every RNG state, so a killed run started again
+continues from its last epoch boundary and ends with the same weights as an uninterrupted one (on CPU).
+DETR runs restart themselves (appendix C of Eckstein et al. 2025) when validation has not improved enough.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.training.optim import (
+    DETR_OPTIMIZER,
+    RETINA_UNET_OPTIMIZER,
+    build_optimizer,
+    set_encoder_trainable,
+    set_lr,
+)
+from benchmark.training.profiles import PROFILES, TrainingProfile
+from benchmark.training.schedule import ScheduleConfig, encoder_frozen, learning_rate
+
+CHECKPOINT = "checkpoint_last.pt"
+FINAL = "model_final.pt"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a fine-tuning run (saved with the run as ``train_config.json``)."""
+
+    preprocessed: str
+    out_dir: str
+    architecture: str = "retina_unet"
+    profile: str = "cpu"
+    seed: int = 0
+    fold: int | None = None
+    device: str = "auto"
+    amp: bool = True
+    resume: bool = True
+    max_steps: int | None = None  # stop after this many optimiser steps in this call (tests, time budgets)
+    num_workers: int | None = None  # default: the profile's
+    grad_clip: float = 12.0
+    restart_check_fraction: float = 0.1  # DETR: compare validation at this share of the iterations
+    restart_min_improvement: float = 0.05  # relative validation-loss drop required by then
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"Unknown device {self.device!r}. Valid: {', '.join(DEVICES)}")
+
+
+@dataclass
+class TrainState:
+    """Mutable progress of a run, saved in every checkpoint."""
+
+    step: int = 0
+    best_val_loss: float = float("inf")
+    first_val_loss: float | None = None
+    restarted: bool = False
+    history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    final_val_loss: float
+    restarted: bool
+    finished: bool
+    seconds: float
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available; asking for CUDA without it is an error, not a silent fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA device is available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def family_of(architecture: str) -> str:
+    from models.config import RetinaUNetConfig
+    from models.registry import ARCHITECTURES
+
+    return "retina_unet" if ARCHITECTURES.get(architecture).config is RetinaUNetConfig else "deformable_detr"
+
+
+def build_model_for(cfg: TrainConfig, profile: TrainingProfile, data) -> torch.nn.Module:  # noqa: ANN001
+    """The detector of ``cfg`` sized by the profile; Retina U-Net anchors planned from the training boxes."""
+    from models.registry import build_detector, default_config
+    from models.retina_unet import with_planned_anchors
+
+    in_channels = len(data.plan.normalization)
+    num_classes = len(data.plan.classes) or 1 + max(
+        (k for c in train_case_ids(cfg, data) for k in data.meta(c).classes.values()), default=0
+    )
+    config = default_config(
+        cfg.architecture,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        width_multiplier=profile.width_multiplier,
+        n_stages=profile.n_stages,
+    )
+    if family_of(cfg.architecture) == "retina_unet":
+        boxes = np.concatenate([data.meta(c).boxes_array()[0] for c in train_case_ids(cfg, data)] + [np.zeros((0, 6))])
+        sizes = boxes[:, 3:] - boxes[:, :3]
+        if len(sizes):
+            config = with_planned_anchors(config, sizes)
+    torch.manual_seed(cfg.seed)
+    return build_detector(cfg.architecture, config)
+
+
+def train_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
+    return data.fold_case_ids(cfg.fold, "train") if cfg.fold is not None else data.case_ids("train")
+
+
+def val_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
+    ids = data.fold_case_ids(cfg.fold, "val") if cfg.fold is not None else data.case_ids("val")
+    return ids or train_case_ids(cfg, data)[:1]
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def _to_device(batch: dict, device: torch.device) -> tuple[torch.Tensor, list[dict]]:
+    from benchmark.loading.sampling import batch_targets
+
+    images = batch["image"].to(device, non_blocking=True)
+    targets = [{k: v.to(device) for k, v in t.items()} for t in batch_targets(batch)]
+    return images, targets
+
+
+class Trainer:
+    """Runs :class:`TrainConfig`; small methods so each phase can be tested and reused."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        from benchmark.loading.data import PreprocessedData
+        from benchmark.loading.loader import PatchLoader
+        from benchmark.loading.sampling import LoaderConfig
+
+        self.cfg = cfg
+        self.profile = PROFILES.get(cfg.profile)
+        self.family = family_of(cfg.architecture)
+        self.device = resolve_device(cfg.device)
+        self.out = Path(cfg.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.data = PreprocessedData(cfg.preprocessed)
+        workers = self.profile.num_workers if cfg.num_workers is None else cfg.num_workers
+        loader_cfg = LoaderConfig(
+            patch_size=self.profile.patch_size,
+            batch_size=self.profile.batch_size,
+            batches_per_epoch=self.profile.iterations_per_epoch,
+        )
+        self.loader = PatchLoader(self.data, train_case_ids(cfg, self.data), loader_cfg, cfg.seed, workers)
+        val_cfg = replace(loader_cfg, batches_per_epoch=self.profile.val_batches)
+        self.val_loader = PatchLoader(self.data, val_case_ids(cfg, self.data), val_cfg, cfg.seed + 1, 0)
+        self.model = build_model_for(cfg, self.profile, self.data).to(self.device)
+        self.initial_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        optim_cfg = RETINA_UNET_OPTIMIZER if self.family == "retina_unet" else DETR_OPTIMIZER
+        self.optimizer = build_optimizer(self.model, optim_cfg)
+        self.schedule = ScheduleConfig(
+            total_iterations=self.profile.total_iterations(self.family),
+            target_lr=optim_cfg.lr,
+            warmup_iterations=self.profile.warmup_iterations,
+        )
+        self.use_amp = cfg.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.state = TrainState()
+        self._frozen: bool | None = None
+        self._tb = None
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def save_checkpoint(self, path: Path | None = None) -> Path:
+        path = path or self.out / CHECKPOINT
+        payload = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "loader": self.loader.state_dict(),
+            "state": asdict(self.state),
+            "schedule": asdict(self.schedule),
+            "rng": _rng_state(),
+            "config": asdict(self.cfg),
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+        return path
+
+    def load_checkpoint(self, path: Path) -> None:
+        payload = torch.load(path, map_location=self.device, weights_only=False)
+        saved = payload["config"]
+        for key in ("architecture", "profile", "seed", "fold"):
+            if saved[key] != getattr(self.cfg, key):
+                raise ValueError(
+                    f"{path} belongs to a run with {key}={saved[key]!r}, not {getattr(self.cfg, key)!r}; "
+                    "use another --out folder or pass --no-resume"
+                )
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scaler.load_state_dict(payload["scaler"])
+        self.loader.load_state_dict(payload["loader"])
+        self.state = TrainState(**payload["state"])
+        self.schedule = ScheduleConfig(**payload["schedule"])
+        _set_rng_state(payload["rng"])
+
+    # -- one step / validation -------------------------------------------------------------------------
+    def _apply_schedule(self, step: int) -> float:
+        frozen = encoder_frozen(step, self.schedule)
+        if frozen != self._frozen:
+            set_encoder_trainable(self.model, not frozen)
+            self._frozen = frozen
+        lr = learning_rate(step, self.schedule)
+        set_lr(self.optimizer, lr)
+        return lr
+
+    def train_step(self, batch: dict) -> dict[str, float]:
+        self.model.train()
+        images, targets = _to_device(batch, self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            losses = self.model.compute_loss(images, targets)
+        self.scaler.scale(losses["loss"]).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        """Mean loss over the fixed validation batches (the same batches every epoch)."""
+        self.model.train()  # losses need training-mode heads; no optimiser step is taken
+        total, n = 0.0, 0
+        for index in range(self.profile.val_batches):
+            images, targets = _to_device(self.val_loader.batch(0, index), self.device)
+            with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
+                total += float(self.model.compute_loss(images, targets)["loss"])
+            n += 1
+        return total / max(n, 1)
+
+    def _maybe_restart(self, val_loss: float) -> bool:
+        """DETR restart rule: at ``restart_check_fraction`` of the run, restart unless validation improved."""
+        if self.family != "deformable_detr" or self.state.restarted or self.state.first_val_loss is None:
+            return False
+        check_at = int(self.cfg.restart_check_fraction * self.schedule.total_iterations)
+        if self.state.step < check_at:
+            return False
+        target = self.state.first_val_loss * (1.0 - self.cfg.restart_min_improvement)
+        if self.state.best_val_loss <= target:
+            return False
+        self.model.load_state_dict(self.initial_weights)
+        self.optimizer = build_optimizer(self.model, replace(DETR_OPTIMIZER))
+        self.schedule = self.schedule.restarted(self.profile.detr_restart_warmup_iterations)
+        self.state.restarted = True
+        self._frozen = None
+        self._log_event(
+            f"restart at step {self.state.step}: best validation loss {self.state.best_val_loss:.4f} did not "
+            f"reach {target:.4f}; whole-network warm-up of {self.schedule.warmup_iterations} to "
+            f"{self.schedule.target_lr:g}"
+        )
+        return True
+
+    # -- logging -----------------------------------------------------------------------------------------
+    def _log_event(self, message: str) -> None:
+        with open(self.out / "events.log", "a") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    def _log_epoch(self, row: dict) -> None:
+        path = self.out / "training_log.csv"
+        new = not path.is_file()
+        with open(path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self._tb is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.out / "tensorboard"))
+            except ImportError:  # tensorboard is optional
+                self._tb = False
+        if self._tb:
+            for key, value in row.items():
+                if isinstance(value, float):
+                    self._tb.add_scalar(key, value, row["step"])
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        from tqdm import tqdm
+
+        start_time = time.time()
+        ckpt = self.out / CHECKPOINT
+        if self.cfg.resume and ckpt.is_file():
+            self.load_checkpoint(ckpt)
+            self._log_event(f"resumed from {ckpt} at step {self.state.step}")
+        (self.out / "train_config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
+        total = self.schedule.total_iterations
+        per_epoch = self.profile.iterations_per_epoch
+        budget = total if self.cfg.max_steps is None else min(total, self.state.step + self.cfg.max_steps)
+        bar = tqdm(total=total, initial=self.state.step, disable=not self.cfg.progress, unit="it", desc="train")
+        val_loss = self.state.history[-1]["val_loss"] if self.state.history else float("nan")
+        while self.state.step < budget:
+            epoch = self.state.step // per_epoch
+            running, count = 0.0, 0
+            for batch in self.loader:
+                lr = self._apply_schedule(self.state.step)
+                losses = self.train_step(batch)
+                running, count = running + losses["loss"], count + 1
+                self.state.step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses['loss']:.3f}", lr=f"{lr:.2e}")
+                if self.state.step >= budget and self.state.step % per_epoch:
+                    break  # stopped mid-epoch: nothing is saved, a rerun resumes from the last epoch boundary
+            if self.state.step % per_epoch:
+                break
+            val_loss = self.validate()
+            if self.state.first_val_loss is None:
+                self.state.first_val_loss = val_loss
+            self.state.best_val_loss = min(self.state.best_val_loss, val_loss)
+            row = {
+                "epoch": epoch,
+                "step": self.state.step,
+                "train_loss": running / max(count, 1),
+                "val_loss": val_loss,
+                "lr": lr,
+                "seconds": round(time.time() - start_time, 2),
+            }
+            self.state.history.append(row)
+            self._log_epoch(row)
+            self._maybe_restart(val_loss)
+            self.save_checkpoint()
+        bar.close()
+        finished = self.state.step >= total
+        if finished:
+            torch.save({"model": self.model.state_dict(), "config": asdict(self.cfg)}, self.out / FINAL)
+        return TrainResult(
+            self.out, self.state.step, val_loss, self.state.restarted, finished, time.time() - start_time
+        )
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Fine-tune ``cfg.architecture`` on a preprocessed dataset; resumes from ``cfg.out_dir`` when possible."""
+    return Trainer(cfg).fit()
