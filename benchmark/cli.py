@@ -18,6 +18,7 @@ from benchmark import __version__
 COMMAND_MODULES = (
     "benchmark.commands.datasets",
     "benchmark.commands.convert",
+    "benchmark.commands.synth",
     "benchmark.commands.validate_dataset",
     "benchmark.commands.evaluate",
     "benchmark.commands.preprocess",
