@@ -36,7 +36,8 @@ import numpy as np
 
 from benchmark.metrics.boxes import box_iou
 from benchmark.metrics.matching import MatchTable
-from benchmark.metrics.protocols._froc import ProtocolResult, check_rates, table_points
+from benchmark.metrics.protocols._froc import ProtocolResult, check_rates
+from benchmark.metrics.protocols.luna16 import froc_result
 from benchmark.metrics.registry import EvaluationInput, MetricResult
 
 __all__ = [
@@ -142,25 +143,7 @@ def cta_a_score(
     table: MatchTable, rates: Sequence[float] = CTA_A_RATES, weights: np.ndarray | None = None
 ) -> ProtocolResult:
     """nnDetection's FROC of a matched table (``weights``: per-scan bootstrap counts)."""
-    rates_t = check_rates(rates)
-    fps, sens, thresholds, n_lesions, _ = table_points(table, weights)
-    if n_lesions == 0:
-        raise ValueError("no GT box in the test set: sensitivity is undefined")
-    at_rates = np.interp(rates_t, fps, sens)
-    return ProtocolResult(
-        protocol="cta_a",
-        score=float(np.mean(at_rates)),
-        rates=rates_t,
-        sensitivities=tuple(float(v) for v in at_rates),
-        fps=fps,
-        sensitivity=sens,
-        thresholds=thresholds,
-        n_scans=table.n_images,
-        n_lesions=int(table.gt_counts.sum()),
-        n_detected=int(table.tp.sum()),
-        n_false_positives=int(table.fp.sum()),
-        details=dict(table.meta),
-    )
+    return froc_result("cta_a", table, check_rates(rates), rule="interp", weights=weights, finding="GT box")
 
 
 def cta_a_froc(

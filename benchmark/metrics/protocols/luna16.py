@@ -234,11 +234,12 @@ def froc_result(
     rates: tuple[float, ...],
     rule: str = "interp",
     weights: np.ndarray | None = None,
+    finding: str = "included nodule",
 ) -> ProtocolResult:
-    """Score a centre-hit table: ``rule="interp"`` (LUNA16, ``np.interp``) or ``"next"`` (SANet)."""
+    """Score a hit table: ``rule="interp"`` (LUNA16, nnDetection: ``np.interp``) or ``"next"`` (SANet)."""
     fps, sens, thresholds, n_lesions, _ = table_points(table, weights)
     if n_lesions == 0:
-        raise ValueError("no included nodule in the evaluated scans: sensitivity is undefined")
+        raise ValueError(f"no {finding} in the evaluated scans: sensitivity is undefined")
     if rule == "interp":
         at = np.interp(rates, fps, sens)
     elif rule == "next":
