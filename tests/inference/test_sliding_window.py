@@ -73,7 +73,8 @@ def test_single_window_equals_direct_forward():
 
 
 def test_real_detector_single_window_equals_direct_forward():
-    registry = pytest.importorskip("models.registry")
+    from models import registry
+
     torch.manual_seed(0)
     name = "retina_unet"
     model = registry.build_detector(name, registry.default_config(name, width_multiplier=0.125, n_stages=3)).eval()

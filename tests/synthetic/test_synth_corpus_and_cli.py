@@ -37,7 +37,8 @@ def test_corpus_is_unlabelled_and_documented(tiny_root: Path) -> None:
 
 
 def test_tiny_twins_pass_the_dataset_validator(tiny_twin_roots) -> None:
-    validate = pytest.importorskip("benchmark.data.validate")
+    from benchmark.data import validate
+
     for root in tiny_twin_roots.values():
         report = validate.validate_dataset(root)
         problems = report.problems if hasattr(report, "problems") else report

@@ -5,9 +5,8 @@ import csv
 import pytest
 import torch
 
-pytest.importorskip("models.registry")
-from benchmark.loading.synthetic import write_synthetic_preprocessed  # noqa: E402
-from benchmark.training.trainer import CHECKPOINT, FINAL, TrainConfig, Trainer, resolve_device, train  # noqa: E402
+from benchmark.loading.synthetic import write_synthetic_preprocessed
+from benchmark.training.trainer import CHECKPOINT, FINAL, TrainConfig, Trainer, resolve_device, train
 
 
 @pytest.fixture(scope="module")
