@@ -1,0 +1,191 @@
+"""Paper-style figures: aggregated ranking distribution with delta bars (Fig. 2), per-dataset panels (Fig. 3),
+and a blob plot of rank frequencies. Built on ``matplotlib.figure.Figure`` (no pyplot), so they work headless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis.ranking import MODEL, rank_distribution, replicate_mean_ranks
+from analysis.tables import ARCHITECTURE_LABELS, ARCHITECTURE_ORDER, METRIC_LABELS, PRETRAINING_LABELS, _order
+
+__all__ = [
+    "FIGURE_FORMATS",
+    "blob_figure",
+    "model_label",
+    "per_dataset_figure",
+    "ranking_overview_figure",
+    "save_figure",
+]
+
+FIGURE_FORMATS = ("png", "pdf")
+_MPL_VERSION = tuple(int(p) for p in matplotlib.__version__.split(".")[:2] if p.isdigit())
+_HORIZONTAL = {"orientation": "horizontal"} if _MPL_VERSION >= (3, 10) else {"vert": False}
+_PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+
+
+def model_label(architecture: str, pretraining: str) -> str:
+    """``RetUNet · MT`` style label of a model."""
+    return f"{ARCHITECTURE_LABELS.get(architecture, architecture)} · {PRETRAINING_LABELS.get(pretraining, pretraining)}"
+
+
+def _colors(architectures: Sequence[str]) -> dict[str, str]:
+    ordered = _order(list(dict.fromkeys(architectures)), ARCHITECTURE_ORDER)
+    return {a: _PALETTE[i % len(_PALETTE)] for i, a in enumerate(ordered)}
+
+
+def _model_order(frame: pd.DataFrame, column: str) -> list[tuple[str, str]]:
+    """Models sorted by the mean of ``column`` (best = lowest first)."""
+    mean = frame.groupby(MODEL)[column].mean().sort_values(kind="stable")
+    return [tuple(k) for k in mean.index]
+
+
+def _delta_bars(ax, deltas: pd.DataFrame, models: list[tuple[str, str]], metric: str, dataset: str, colors) -> None:
+    d = deltas[(deltas["metric"] == metric) & (deltas["dataset"] == dataset)].set_index(MODEL)
+    d = d.reindex(pd.MultiIndex.from_tuples(models, names=MODEL))
+    y = np.arange(len(models))
+    values = d["delta"].to_numpy() * 100
+    ax.barh(y, np.nan_to_num(values), color=[colors[a] for a, _ in models], alpha=0.85, height=0.6)
+    if {"ci_low", "ci_high"} <= set(d.columns):
+        low, high = d["ci_low"].to_numpy() * 100, d["ci_high"].to_numpy() * 100
+        ok = ~np.isnan(low)
+        ax.errorbar(values[ok], y[ok], xerr=[values[ok] - low[ok], high[ok] - values[ok]], fmt="none",
+                    ecolor="0.25", elinewidth=0.8, capsize=2)
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([])
+    ax.set_ylim(len(models) - 0.5, -0.5)
+    ax.set_xlabel(f"Δ {METRIC_LABELS.get(metric, metric)} [%]")
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _rank_boxes(ax, frame: pd.DataFrame, models: list[tuple[str, str]], column: str, colors, n_models: int) -> None:
+    groups = frame.groupby(MODEL)[column]
+    data = [groups.get_group(m).dropna().to_numpy() for m in models]
+    parts = ax.boxplot(data, positions=np.arange(len(models)), widths=0.6, showfliers=False, patch_artist=True,
+                       medianprops={"color": "black"}, **_HORIZONTAL)
+    for patch, (arch, _) in zip(parts["boxes"], models, strict=True):
+        patch.set_facecolor(colors[arch])
+        patch.set_alpha(0.6)
+    means = [d.mean() if len(d) else np.nan for d in data]
+    ax.plot(means, np.arange(len(models)), "o", color="black", ms=3, label="mean")
+    ax.set_yticks(np.arange(len(models)))
+    ax.set_yticklabels([model_label(*m) for m in models])
+    ax.set_ylim(len(models) - 0.5, -0.5)
+    ax.set_xlim(0.5, n_models + 0.5)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def ranking_overview_figure(
+    replicates: pd.DataFrame,
+    deltas: pd.DataFrame,
+    metric: str = "map@0.1",
+    delta_metrics: Sequence[str] = ("map@0.1", "froc@0.1"),
+    baseline: str = "default",
+) -> Figure:
+    """Fig. 2: per model, the distribution over replicates of the mean rank across datasets, and beside it the
+    mean difference to the architecture's ``baseline`` in each of ``delta_metrics`` (bars, 95% bootstrap CI)."""
+    per_rep = replicate_mean_ranks(replicates[replicates["metric"] == metric])
+    models = _model_order(per_rep, "mean_rank")
+    colors = _colors([a for a, _ in models])
+    n = len(models)
+    fig = Figure(figsize=(4 + 2.2 * len(delta_metrics) + 2, 0.9 + 0.32 * n), layout="constrained")
+    axes = fig.subplots(1, 1 + len(delta_metrics), sharey=False,
+                        gridspec_kw={"width_ratios": [3] + [1.3] * len(delta_metrics)})
+    _rank_boxes(axes[0], per_rep, models, "mean_rank", colors, n)
+    axes[0].set_xlabel(f"mean rank over datasets ({METRIC_LABELS.get(metric, metric)}, 1 = best)")
+    n_rep = per_rep["replicate"].nunique()
+    n_data = replicates["dataset"].nunique()
+    axes[0].set_title(f"Aggregated ranking, {n_rep} bootstrap replicates x {n_data} datasets", fontsize=9)
+    for ax, dm in zip(axes[1:], delta_metrics, strict=True):
+        _delta_bars(ax, deltas, models, dm, "mean", colors)
+        ax.set_title(f"vs. {PRETRAINING_LABELS.get(baseline, baseline)}", fontsize=9)
+    return fig
+
+
+def per_dataset_figure(
+    replicates: pd.DataFrame, deltas: pd.DataFrame, metric: str = "map@0.1", ncols: int = 2
+) -> Figure:
+    """Fig. 3: one panel per dataset with the models' rank distributions and their delta to the baseline."""
+    rep = replicates[replicates["metric"] == metric]
+    datasets = sorted(rep["dataset"].unique())
+    if not datasets:
+        raise ValueError(f"no replicates for metric {metric!r}")
+    ncols = max(1, min(ncols, len(datasets)))
+    nrows = int(np.ceil(len(datasets) / ncols))
+    n_models = rep.groupby(MODEL).ngroups
+    fig = Figure(figsize=(7.5 * ncols, nrows * (1.0 + 0.28 * n_models)), layout="constrained")
+    grid = fig.add_gridspec(nrows, 2 * ncols, width_ratios=[3, 1] * ncols)
+    colors = _colors(rep["architecture"].unique())
+    for i, dataset in enumerate(datasets):
+        r, c = divmod(i, ncols)
+        d = rep[rep["dataset"] == dataset]
+        models = _model_order(d, "rank")
+        ax_rank = fig.add_subplot(grid[r, 2 * c])
+        ax_delta = fig.add_subplot(grid[r, 2 * c + 1])
+        _rank_boxes(ax_rank, d, models, "rank", colors, n_models)
+        ax_rank.set_title(dataset, fontsize=10, loc="left")
+        ax_rank.set_xlabel("rank (1 = best)")
+        _delta_bars(ax_delta, deltas, models, metric, dataset, colors)
+    return fig
+
+
+def blob_figure(
+    replicates: pd.DataFrame, metric: str = "map@0.1", dataset: str | None = None, max_size: float = 600.0
+) -> Figure:
+    """Blob plot: how often each model reached each rank (circle area = frequency), with the median rank and
+    its 95% interval. ``dataset=None`` uses the consensus rank of each replicate across datasets."""
+    rep = replicates[replicates["metric"] == metric]
+    if dataset is None:
+        ranks = replicate_mean_ranks(rep).rename(columns={"consensus_rank": "rank"}).assign(dataset="all")
+        title = f"Consensus rank across datasets ({METRIC_LABELS.get(metric, metric)})"
+    else:
+        ranks = rep[rep["dataset"] == dataset]
+        title = f"Ranks on {dataset} ({METRIC_LABELS.get(metric, metric)})"
+    if ranks.empty:
+        raise ValueError(f"no replicates for metric {metric!r}" + (f" and dataset {dataset!r}" if dataset else ""))
+    freq = rank_distribution(ranks, by=("dataset",))
+    models = _model_order(ranks, "rank")
+    colors = _colors([a for a, _ in models])
+    n = len(models)
+    fig = Figure(figsize=(2.5 + 0.45 * n, 1.0 + 0.35 * n), layout="constrained")
+    ax = fig.subplots()
+    ypos = {m: i for i, m in enumerate(models)}
+    y = np.array([ypos[(a, p)] for a, p in zip(freq["architecture"], freq["pretraining"], strict=True)])
+    ax.scatter(freq["rank"], y, s=freq["frequency"] * max_size, c=[colors[a] for a in freq["architecture"]],
+               alpha=0.7, edgecolors="none")
+    stats = ranks.groupby(MODEL)["rank"].quantile([0.025, 0.5, 0.975]).unstack()
+    for m in models:
+        lo, med, hi = stats.loc[m, [0.025, 0.5, 0.975]]
+        ax.plot([lo, hi], [ypos[m]] * 2, color="black", lw=1)
+        ax.plot(med, ypos[m], "x", color="black", ms=5)
+    ax.set_yticks(np.arange(n))
+    ax.set_yticklabels([model_label(*m) for m in models])
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xticks(np.arange(1, n + 1))
+    ax.set_xlim(0.5, n + 0.5)
+    ax.set_xlabel("rank (1 = best); x = median, line = 95% interval")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FIGURE_FORMATS, dpi: int = 150) -> list[Path]:
+    """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (or ``formats``); returns the paths."""
+    bad = [f for f in formats if f not in FIGURE_FORMATS]
+    if bad:
+        raise ValueError(f"Unknown figure format(s) {bad}. Valid: {', '.join(FIGURE_FORMATS)}")
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in formats:
+        path = stem.with_name(f"{stem.name}.{f}")
+        fig.savefig(path, dpi=dpi)
+        paths.append(path)
+    return paths

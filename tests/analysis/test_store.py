@@ -1,0 +1,81 @@
+"""The results store: match tables round-trip, runs are indexed, mismatches are reported."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from analysis.store import (
+    MATCH_TABLE_FILE,
+    RESULT_FILE,
+    check_paired,
+    load_match_table,
+    open_store,
+    run_dir,
+    save_match_table,
+    write_run,
+)
+from analysis.synthetic_store import build_synthetic_store, synthetic_match_table
+from benchmark.metrics.coco import map_from_matches
+
+
+def test_match_table_round_trip(tmp_path):
+    table = synthetic_match_table("S03", ("retina_unet", "mae"), n_images=12)
+    path = save_match_table(table, tmp_path / "t.npz")
+    back = load_match_table(path)
+    assert back.image_ids == table.image_ids and back.class_names == table.class_names
+    for name in ("image_index", "class_index", "score", "tp", "ignored", "gt_counts", "det_index", "gt_index"):
+        assert np.array_equal(getattr(back, name), getattr(table, name))
+    assert back.meta == table.meta and back.meta["iou_threshold"] == 0.1
+    assert map_from_matches(back).map == map_from_matches(table).map
+    with pytest.raises(FileNotFoundError):
+        load_match_table(tmp_path / "missing.npz")
+
+
+def test_write_and_open_store(tmp_path):
+    table = synthetic_match_table("S01", ("retina_unet", "default"), n_images=8)
+    folder = write_run(tmp_path, "S01", "retina_unet", "default", table, provenance={"seed": 1})
+    assert folder == run_dir(tmp_path, "S01", "retina_unet", "default")
+    assert folder.name == "retina_unet__default" and (folder / MATCH_TABLE_FILE).is_file()
+    record = json.loads((folder / RESULT_FILE).read_text())
+    assert record["metrics"]["map@0.1"] == pytest.approx(map_from_matches(table).map)
+    assert record["provenance"] == {"seed": 1} and record["n_images"] == 8
+    store = open_store(tmp_path)
+    assert store.datasets == ["S01"] and store.models() == [("retina_unet", "default")]
+    assert store.metrics()["metric"].tolist() == ["froc@0.1", "map@0.1"]
+    assert store.table("S01", "retina_unet", "default").n_images == 8
+    with pytest.raises(ValueError, match="Runs: S01/retina_unet__default"):
+        store.table("S01", "retina_unet", "mae")
+
+
+def test_ids_are_checked(tmp_path):
+    table = synthetic_match_table("S01", ("retina_unet", "default"), n_images=4)
+    for arch, pre in (("Retina", "default"), ("retina__unet", "default"), ("retina_unet", "")):
+        with pytest.raises(ValueError, match="not valid"):
+            write_run(tmp_path, "S01", arch, pre, table)
+    with pytest.raises(FileNotFoundError, match="not a results store"):
+        open_store(tmp_path / "nowhere")
+
+
+def test_unpaired_runs_are_rejected(tmp_path):
+    a = synthetic_match_table("S01", ("retina_unet", "default"), n_images=6)
+    b = synthetic_match_table("S01", ("retina_unet", "mae"), n_images=7)
+    with pytest.raises(ValueError, match="same test images"):
+        check_paired({("retina_unet", "default"): a, ("retina_unet", "mae"): b}, "S01")
+    write_run(tmp_path, "S01", "retina_unet", "default", a)
+    write_run(tmp_path, "S01", "retina_unet", "mae", b)
+    with pytest.raises(ValueError, match="in dataset S01"):
+        open_store(tmp_path).tables("S01")
+
+
+def test_synthetic_store_is_deterministic(tmp_path):
+    models = [("retina_unet", "default"), ("retina_unet", "mae")]
+    a = open_store(build_synthetic_store(tmp_path / "a", ["S06"], models, n_images=10, seed=3))
+    b = open_store(build_synthetic_store(tmp_path / "b", ["S06"], models, n_images=10, seed=3))
+    assert a.runs[["map@0.1", "froc@0.1"]].equals(b.runs[["map@0.1", "froc@0.1"]])
+    ta, tb = a.table("S06", *models[1]), b.table("S06", *models[1])
+    assert np.array_equal(ta.score, tb.score) and np.array_equal(ta.tp, tb.tp)
+    with pytest.raises(ValueError):
+        build_synthetic_store(tmp_path / "c", [], models)
