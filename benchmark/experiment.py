@@ -30,7 +30,7 @@ class ExperimentConfig:
     dataset: str
     architecture: str = "retina_unet"
     profile: str = "cpu"
-    preprocessing: str = "fixed"
+    pretraining: str = "fixed"
     seed: int = 0
     fold: int | None = None
     data_root: str | None = None
@@ -49,6 +49,8 @@ class ExperimentResult:
     finished: bool
     metrics: dict[str, float]
     result_file: Path | None
+    match_table: object = None  # the test split's mAP@0.1 MatchTable (what the bootstrap analysis reads)
+    provenance: dict | None = None
 
 
 def resolve_prepared_dataset(
@@ -106,15 +108,26 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     from benchmark.inference.postprocessing import tune_postprocessing
     from benchmark.inference.predict import predict_preprocessed, to_prepared_frame
     from benchmark.inference.sliding_window import InferenceConfig
-    from benchmark.metrics import EvaluationInput, PredictionSet, evaluate, load_ground_truth, save_predictions
+    from benchmark.metrics import (
+        EvaluationInput,
+        PredictionSet,
+        get_metric,
+        load_ground_truth,
+        match_tables,
+        save_predictions,
+    )
     from benchmark.training.profiles import PROFILES
     from benchmark.training.trainer import TrainConfig, Trainer
+    from pretraining.registry import PRETRAINING
 
     profile = PROFILES.get(cfg.profile)
+    setting = PRETRAINING.get(cfg.pretraining)
+    if setting.weights is not None:
+        raise ValueError(f"pre-training {cfg.pretraining!r} needs weight transfer, which is not implemented yet")
     data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
     prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
     dataset = PreparedDataset(prepared)
-    preprocessed = preprocess(prepared, data_root, cfg.preprocessing, cfg.fold, cfg.workers, cfg.progress)
+    preprocessed = preprocess(prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress)
     fold = "official" if cfg.fold is None else f"fold{cfg.fold}"
     run_dir = (
         Path(cfg.out)
@@ -144,7 +157,10 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
 
     data, model = trainer.data, trainer.model
     inference = InferenceConfig(
-        patch_size=profile.patch_size, mirror_axes=(0, 1, 2) if cfg.mirror_tta else (), batch_size=profile.batch_size
+        patch_size=profile.patch_size,
+        overlap=profile.inference_overlap,
+        mirror_axes=(0, 1, 2) if cfg.mirror_tta else (),
+        batch_size=profile.batch_size,
     )
     splits = dataset.splits
     val_ids = (splits.fold(cfg.fold)["val"] if cfg.fold is not None else splits.val) or splits.train[:1]
@@ -166,8 +182,18 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         dataset_root=prepared,
         extra=evaluation_extras(prepared),
     )
-    results = evaluate(get_dataset(dataset.meta.dataset_id).protocols, inputs)
+    metrics = [get_metric(name) for name in get_dataset(dataset.meta.dataset_id).protocols]
+    tables = match_tables(metrics, inputs)
+    results = {m.name: m.score(tables[m.match_key]) for m in metrics}
     scores = {name: r.value for name, r in results.items()}
+    map_table = tables[get_metric("map@0.1").match_key]
+    provenance = collect_provenance(
+        cfg,
+        seed=cfg.seed,
+        dataset=dataset_provenance(prepared),
+        preprocessing=data.plan.config,
+        preprocessed=str(preprocessed),
+    )
     record = {
         "metrics": scores,
         "metric_details": {name: r.to_dict() for name, r in results.items()},
@@ -190,4 +216,4 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     }
     result_file = run_dir / "result.json"
     result_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    return ExperimentResult(run_dir, True, scores, result_file)
+    return ExperimentResult(run_dir, True, scores, result_file, map_table, provenance)

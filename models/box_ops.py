@@ -88,18 +88,25 @@ def clip_boxes(boxes: Tensor, shape: tuple[int, int, int] | torch.Size) -> Tenso
 
 
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
-    """Greedy non-maximum suppression; indices of kept boxes by descending score (pure torch, any device)."""
+    """Greedy non-maximum suppression; indices of kept boxes by descending score (pure torch, any device).
+
+    Each kept box is compared with the boxes ranked below it only (one row of IoUs per kept box), so the cost
+    grows with kept x candidates rather than candidates squared: thousands of anchors per window stay cheap.
+    """
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
     order = scores.argsort(descending=True)
-    ordered = boxes[order]
-    # the IoU matrix is computed once; the greedy sweep only reads it (n is capped by the caller's top-k)
-    over = (box_iou(ordered, ordered) > iou_threshold).triu(diagonal=1).cpu()
+    ordered = boxes[order].detach().float().cpu()
     suppressed = torch.zeros(order.numel(), dtype=torch.bool)
+    keep = []
     for i in range(order.numel()):
-        if not suppressed[i]:
-            suppressed |= over[i]
-    return order[~suppressed.to(boxes.device)]
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        rest = ordered[i + 1 :]
+        if rest.numel():
+            suppressed[i + 1 :] |= box_iou(ordered[i : i + 1], rest)[0] > iou_threshold
+    return order[torch.as_tensor(keep, dtype=torch.long, device=boxes.device)]
 
 
 def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:

@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="prepared folder, twin id (S06) or dataset id (D06)")
     parser.add_argument("--arch", default="retina_unet", help="detector (retina_unet, deformable_detr, resenc_*)")
     parser.add_argument("--profile", default="cpu", help="training budget: paper, cpu or tiny (default cpu)")
-    parser.add_argument("--preprocessing", default="fixed", choices=("fixed", "default"), help="preprocessing config")
+    parser.add_argument(
+        "--pretraining", default="fixed", help="pre-training setting: fixed or default (no pre-training; default fixed)"
+    )
     parser.add_argument("--fold", type=int, default=None, help="cross-validation fold (default: official split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default 0)")
     parser.add_argument("--data-root", default=None, help="data folder (default: $DETBENCH_DATA or ./data)")
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             architecture=args.arch,
             profile=args.profile,
-            preprocessing=args.preprocessing,
+            pretraining=args.pretraining,
             seed=args.seed,
             fold=args.fold,
             data_root=args.data_root,

@@ -17,17 +17,23 @@ CONSOLIDATION_METHODS = ("nms", "wbc")
 
 
 def _nms_keep(boxes: np.ndarray, ranking: np.ndarray, iou_threshold: float) -> list[np.ndarray]:
-    """Greedy clusters: for each surviving best box, the indices it absorbs (itself first)."""
+    """Greedy clusters: for each surviving best box, the indices it absorbs (itself first).
+
+    One row of IoUs per cluster (the best remaining box against the still unassigned ones), so the cost is
+    clusters x candidates, not candidates squared.
+    """
     order = np.argsort(-ranking, kind="stable")
-    iou = box_iou(boxes[order], boxes[order])
-    taken = np.zeros(len(order), dtype=bool)
+    ordered = boxes[order]
+    free = np.ones(len(order), dtype=bool)
     clusters = []
     for i in range(len(order)):
-        if taken[i]:
+        if not free[i]:
             continue
-        members = np.flatnonzero(~taken & (iou[i] >= iou_threshold))
+        candidates = np.flatnonzero(free)
+        iou = box_iou(ordered[i : i + 1], ordered[candidates])[0]
+        members = candidates[iou >= iou_threshold]
         members = np.concatenate([[i], members[members != i]])
-        taken[members] = True
+        free[members] = False
         clusters.append(order[members])
     return clusters
 
@@ -41,13 +47,18 @@ def consolidate(
     iou_threshold: float = 0.1,
     expected_views: int = 1,
     view_ids: np.ndarray | None = None,
+    max_candidates: int | None = 5000,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge candidate boxes of all windows/views into one set (per class); returns boxes, scores, labels.
 
     ``view_ids`` names the test-time view (mirroring) of each candidate; WBC scales a cluster's score by the
-    share of the ``expected_views`` views that contributed to it.
+    share of the ``expected_views`` views that contributed to it. Only the ``max_candidates`` best candidates
+    (score x window weight) take part, which bounds the cost on uncertain models.
     """
     views = np.zeros(len(boxes), dtype=np.int64) if view_ids is None else np.asarray(view_ids)
+    if max_candidates is not None and len(boxes) > max_candidates:  # the best candidates decide the clusters
+        top = np.argsort(-(scores * weights), kind="stable")[:max_candidates]
+        boxes, scores, labels, weights, views = boxes[top], scores[top], labels[top], weights[top], views[top]
     if method not in CONSOLIDATION_METHODS:
         raise ValueError(f"Unknown consolidation {method!r}. Valid: {', '.join(CONSOLIDATION_METHODS)}")
     out_b, out_s, out_l = [], [], []

@@ -26,7 +26,7 @@ def predict_preprocessed(
     out = {}
     for case_id in tqdm(case_ids, desc="predict", unit="case", disable=not progress):
         image, _ = data.arrays(case_id)
-        out[case_id] = predict_volume(model, torch.from_numpy(np.ascontiguousarray(image)).to(device), config)
+        out[case_id] = predict_volume(model, torch.from_numpy(np.array(image, dtype=np.float32)).to(device), config)
     return out
 
 

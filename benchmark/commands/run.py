@@ -1,0 +1,65 @@
+"""Run a whole suite: every dataset x architecture x pre-training setting, into one results store, then analyse it.
+
+By default the datasets are the synthetic twins (S01-S05 for dev), so the suite runs with no download;
+--real uses converted datasets under DATA_ROOT/prepared. Finished experiments already in the store are
+skipped, and unfinished ones resume from their checkpoints: rerun the same command after an interruption.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "run"
+HELP = "run a suite of experiments into a results store and analyse it"
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", default="dev", help="dev, test, all, or comma-separated dataset ids (default dev)")
+    parser.add_argument("--archs", default="retina_unet,deformable_detr", help="comma-separated architectures")
+    parser.add_argument("--pretraining", default="default,fixed", help="comma-separated pre-training settings")
+    parser.add_argument("--profile", default="cpu", help="training budget: paper, cpu or tiny (default cpu)")
+    parser.add_argument("--store", default="results", help="results store folder (default ./results)")
+    parser.add_argument("--runs", default="runs", help="folder for checkpoints and predictions (default ./runs)")
+    parser.add_argument("--real", action="store_true", help="use converted real datasets instead of the twins")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--data-root", default=None, help="data folder (default: $DETBENCH_DATA or ./data)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes for data preparation")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
+    parser.add_argument("--force", action="store_true", help="rerun experiments already in the store")
+    parser.add_argument("--no-analyze", action="store_true", help="do not run the bootstrap analysis at the end")
+    parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmark.runner import SuiteConfig, run_suite
+
+    result = run_suite(
+        SuiteConfig(
+            suite=args.suite,
+            architectures=_names(args.archs),
+            pretraining=_names(args.pretraining),
+            profile=args.profile,
+            store=args.store,
+            runs=args.runs,
+            real=args.real,
+            seed=args.seed,
+            data_root=args.data_root,
+            workers=args.workers,
+            device=args.device,
+            force=args.force,
+            analyze=not args.no_analyze,
+            replicates=args.replicates,
+            progress=not args.no_progress,
+        )
+    )
+    print(f"{len(result.ran)} experiment(s) run, {len(result.skipped)} already in {result.store}")
+    if result.unfinished:
+        print(f"{len(result.unfinished)} unfinished: {result.unfinished}; rerun to resume")
+    if result.analysis_files:
+        print(f"analysis: {len(result.analysis_files)} files in {result.store / 'analysis'}")
+    return 0

@@ -1,0 +1,34 @@
+"""Pre-training settings in one :class:`benchmark.registry.Registry`.
+
+A setting says how the encoder is initialised and which preprocessing configuration fine-tuning uses. The two
+baselines without pre-training exist today: ``default`` (nnDetection's planned spacing and patch, the paper's
+"No - Default") and ``fixed`` (1 mm isotropic, 128^3, the paper's "No - Fixed"). MultiTalent, MAE, S3D,
+Models Genesis and VoCo register here when their weight transfer lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmark.registry import Registry
+
+
+@dataclass(frozen=True)
+class PretrainingSpec:
+    """``weights`` is ``None`` for random initialisation; ``preprocessing`` is ``fixed`` or ``default``."""
+
+    name: str
+    paper_label: str
+    preprocessing: str
+    weights: str | None = None
+    description: str = ""
+
+
+PRETRAINING: Registry[PretrainingSpec] = Registry("pre-training setting")
+PRETRAINING.register(
+    "default",
+    PretrainingSpec("default", "No - Default", "default", None, "random init, nnDetection-planned spacing and patch"),
+)
+PRETRAINING.register(
+    "fixed", PretrainingSpec("fixed", "No - Fixed", "fixed", None, "random init, fixed 1 mm spacing and 128^3 patch")
+)

@@ -1,0 +1,84 @@
+"""The suite runner: grid validation, store writing, skipping finished experiments, and a real tiny run (slow)."""
+
+import json
+
+import numpy as np
+import pytest
+
+import benchmark.experiment as experiment
+from analysis.store import open_store
+from benchmark.cli import main
+from benchmark.metrics import match_detections
+from benchmark.runner import SuiteConfig, run_suite, suite_grid
+
+
+def test_grid_uses_twins_and_validates_names():
+    grid = suite_grid(SuiteConfig(suite="test", architectures=("retina_unet",), pretraining=("default", "fixed")))
+    assert [g[0] for g in grid] == ["S06", "S06", "S07", "S07", "S08", "S08"]
+    assert suite_grid(SuiteConfig(suite="D06", real=True, architectures=("retina_unet",), pretraining=("fixed",))) == [
+        ("D06", "retina_unet", "fixed")
+    ]
+    with pytest.raises(ValueError, match="Did you mean 'retina_unet'"):
+        suite_grid(SuiteConfig(architectures=("retina_unte",)))
+    with pytest.raises(ValueError, match="Valid names: default, fixed"):
+        suite_grid(SuiteConfig(pretraining=("mea",)))
+
+
+def _fake_experiment(calls):
+    """Stands in for the expensive training: a deterministic match table per (dataset, arch, pretraining)."""
+
+    def run(cfg):
+        calls.append((cfg.dataset, cfg.architecture, cfg.pretraining))
+        rng = np.random.default_rng(len(cfg.architecture) + len(cfg.pretraining))
+        gt = {f"c{i}": (np.array([[0, 0, 0, 4, 4, 4.0]]), np.array([0])) for i in range(6)}
+        preds = {
+            c: (np.array([[0, 0, 0, 4, 4, 4.0], [9, 9, 9, 12, 12, 12]]), rng.random(2), np.array([0, 0])) for c in gt
+        }
+        table = match_detections(preds, gt, ["nodule"])
+        return experiment.ExperimentResult(cfg.out, True, {"map@0.1": 0.5}, None, table, {"seed": cfg.seed})
+
+    return run
+
+
+def test_store_written_and_finished_experiments_skipped(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", _fake_experiment(calls))
+    cfg = SuiteConfig(
+        suite="S06",
+        architectures=("retina_unet",),
+        store=str(tmp_path / "store"),
+        runs=str(tmp_path / "runs"),
+        replicates=20,
+        progress=False,
+    )
+    first = run_suite(cfg)
+    assert first.ran == [("S06", "retina_unet", "default"), ("S06", "retina_unet", "fixed")]
+    assert len(open_store(tmp_path / "store").tables("S06")) == 2
+    assert (tmp_path / "store" / "analysis" / "summary.json").is_file()
+    again = run_suite(cfg)
+    assert again.ran == [] and len(again.skipped) == 2 and len(calls) == 2
+    result = json.loads(next((tmp_path / "store" / "runs").rglob("result.json")).read_text())
+    assert result["provenance"] == {"seed": 0}
+
+
+@pytest.mark.slow
+def test_tiny_suite_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [
+        "run",
+        "--suite",
+        "S06",
+        "--archs",
+        "retina_unet",
+        "--profile",
+        "tiny",
+        "--replicates",
+        "20",
+        "--data-root",
+        str(tmp_path / "data"),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    store = open_store(tmp_path / "results")
+    assert set(store.tables("S06")) == {("retina_unet", "default"), ("retina_unet", "fixed")}
+    assert (tmp_path / "results" / "analysis" / "tables").is_dir()
