@@ -260,9 +260,10 @@ class Trainer:
         return total / max(n, 1)
 
     def _maybe_restart(self, val_loss: float) -> bool:
-        """DETR restart rule: at ``restart_check_fraction`` of the run, restart unless validation improved."""
-        if self.family != "deformable_detr" or self.state.restarted or self.state.first_val_loss is None:
-            return False
+        """DETR restart rule: from ``restart_check_fraction`` of the run on, restart once unless the best later
+        validation loss fell ``restart_min_improvement`` below the first one."""
+        if self.family != "deformable_detr" or self.state.restarted or len(self.state.history) < 2:
+            return False  # needs a first validation and at least one later one to judge progress
         check_at = int(self.cfg.restart_check_fraction * self.schedule.total_iterations)
         if self.state.step < check_at:
             return False

@@ -56,12 +56,24 @@ def test_encoder_frozen_at_the_start(preprocessed, tmp_path):
 def test_detr_restart_rule(preprocessed, tmp_path):
     trainer = Trainer(_cfg(preprocessed, tmp_path / "run", architecture="deformable_detr"))
     trainer.state.step = trainer.schedule.total_iterations // 2
-    trainer.state.first_val_loss, trainer.state.best_val_loss = 1.0, 0.99  # improved only 1% < 5%
+    trainer.state.first_val_loss, trainer.state.best_val_loss = 1.0, 1.0
+    trainer.state.history = [{"val_loss": 1.0}]
+    assert not trainer._maybe_restart(1.0)  # one validation says nothing about progress yet
+    trainer.state.best_val_loss = 0.99  # improved only 1% < 5%
+    trainer.state.history.append({"val_loss": 0.99})
     assert trainer._maybe_restart(0.99)
     assert trainer.state.restarted and trainer.schedule.freeze_iterations == 0
     assert trainer.schedule.target_lr == pytest.approx(1e-4)
     assert "restart at step" in (tmp_path / "run" / "events.log").read_text()
     assert not trainer._maybe_restart(0.99)  # restarts once
+
+
+def test_detr_no_restart_when_improving(preprocessed, tmp_path):
+    trainer = Trainer(_cfg(preprocessed, tmp_path / "run", architecture="deformable_detr"))
+    trainer.state.step = trainer.schedule.total_iterations // 2
+    trainer.state.first_val_loss, trainer.state.best_val_loss = 1.0, 0.8
+    trainer.state.history = [{"val_loss": 1.0}, {"val_loss": 0.8}]
+    assert not trainer._maybe_restart(0.8) and not trainer.state.restarted
 
 
 def test_device_resolution():
