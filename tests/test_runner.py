@@ -61,7 +61,6 @@ def test_store_written_and_finished_experiments_skipped(tmp_path, monkeypatch):
     assert result["provenance"] == {"seed": 0}
 
 
-@pytest.mark.slow
 def test_tiny_suite_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv = [
