@@ -1,7 +1,8 @@
 """Differentiable torch box operations for ``(z1, y1, x1, z2, y2, x2)`` boxes in the voxel frame.
 
-The numpy twins used by the metrics live in :mod:`benchmark.metrics.boxes`; these keep gradients for the
-losses and run on any device. ``center_size`` boxes are ``(cz, cy, cx, dz, dy, dx)``. Zero-volume boxes
+Pairwise IoU and GIoU are those of :mod:`benchmark.metrics.boxes`, which take numpy arrays or torch tensors
+(gradients flow through the tensor path); the rest keeps gradients for the losses and runs on any device.
+``center_size`` boxes are ``(cz, cy, cx, dz, dy, dx)``. Zero-volume boxes
 never produce NaN: an empty union gives IoU 0 and an empty enclosing box gives GIoU equal to IoU.
 """
 
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from benchmark.metrics.boxes import box_giou as generalized_box_iou
+from benchmark.metrics.boxes import box_iou
 
 __all__ = [
     "batched_nms",
@@ -29,31 +33,6 @@ def box_volume(boxes: Tensor) -> Tensor:
     """Volume ``[N]`` of ``[N, 6]`` boxes (inverted extents count as zero)."""
     ext = (boxes[..., 3:] - boxes[..., :3]).clamp(min=0)
     return ext.prod(-1)
-
-
-def _pairwise_inter_union(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    lo = torch.maximum(a[:, None, :3], b[None, :, :3])
-    hi = torch.minimum(a[:, None, 3:], b[None, :, 3:])
-    inter = (hi - lo).clamp(min=0).prod(-1)
-    union = box_volume(a)[:, None] + box_volume(b)[None, :] - inter
-    return inter, union
-
-
-def box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise IoU ``[N, M]`` of ``[N, 6]`` and ``[M, 6]`` boxes."""
-    inter, union = _pairwise_inter_union(a, b)
-    return torch.where(union > 0, inter / union.clamp(min=_EPS), torch.zeros_like(inter))
-
-
-def generalized_box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise generalised IoU ``[N, M]`` (Rezatofighi et al.) in ``[-1, 1]``."""
-    inter, union = _pairwise_inter_union(a, b)
-    iou = torch.where(union > 0, inter / union.clamp(min=_EPS), torch.zeros_like(inter))
-    lo = torch.minimum(a[:, None, :3], b[None, :, :3])
-    hi = torch.maximum(a[:, None, 3:], b[None, :, 3:])
-    enclosing = (hi - lo).clamp(min=0).prod(-1)
-    penalty = torch.where(enclosing > 0, (enclosing - union) / enclosing.clamp(min=_EPS), torch.zeros_like(iou))
-    return iou - penalty
 
 
 def elementwise_giou(a: Tensor, b: Tensor) -> Tensor:
