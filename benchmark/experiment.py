@@ -41,6 +41,7 @@ class ExperimentConfig:
     resume: bool = True
     max_steps: int | None = None
     progress: bool = True
+    overwrite_preprocessing: bool = False
 
 
 @dataclass
@@ -84,15 +85,37 @@ def resolve_prepared_dataset(
     return prepared
 
 
-def preprocess(prepared: Path, data_root: Path, config: str, fold: int | None, workers: int, progress: bool) -> Path:
+def preprocess(
+    prepared: Path,
+    data_root: Path,
+    config: str,
+    fold: int | None,
+    workers: int,
+    progress: bool,
+    overwrite: bool = False,
+) -> Path:
     """Plan and preprocess (resumable, fingerprinted) into ``DATA_ROOT/preprocessed/<dataset>/<config>[_fold]``."""
-    from benchmark.preprocessing.pipeline import preprocess_dataset
+    from benchmark.data.format import PreparedDataset
+    from benchmark.preprocessing.fingerprint import dataset_fingerprint
+    from benchmark.preprocessing.pipeline import StaleOutputError, preprocess_dataset
+    from benchmark.preprocessing.plan import PLAN_VERSION, PLANS_FILE, Plan
     from benchmark.preprocessing.planning import plan_preprocessing
 
-    plan = plan_preprocessing(prepared, config, fold=fold, workers=workers)
     name = config if fold is None else f"{config}_fold{fold}"
     out = data_root / "preprocessed" / prepared.name / name
-    preprocess_dataset(prepared, out, plan, workers=workers, progress=progress)
+    plan = Plan.load(out) if (out / PLANS_FILE).is_file() else None
+    # Planning reads every training image; a stored plan of the same config and dataset state is reused.
+    if (
+        plan is None
+        or plan.config != config
+        or plan.plan_version != PLAN_VERSION
+        or dataset_fingerprint(PreparedDataset(prepared), plan.train_cases) != plan.dataset_fingerprint
+    ):
+        plan = plan_preprocessing(prepared, config, fold=fold, workers=workers)
+    try:
+        preprocess_dataset(prepared, out, plan, workers=workers, overwrite=overwrite, progress=progress)
+    except StaleOutputError as err:
+        raise ValueError(f"{err} (benchmark train: --overwrite-preprocessing)") from None
     return out
 
 
@@ -127,7 +150,9 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
     prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
     dataset = PreparedDataset(prepared)
-    preprocessed = preprocess(prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress)
+    preprocessed = preprocess(
+        prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress, cfg.overwrite_preprocessing
+    )
     fold = "official" if cfg.fold is None else f"fold{cfg.fold}"
     run_dir = (
         Path(cfg.out)

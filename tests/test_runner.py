@@ -81,3 +81,21 @@ def test_tiny_suite_end_to_end(tmp_path, monkeypatch):
     store = open_store(tmp_path / "results")
     assert set(store.tables("S06")) == {("retina_unet", "default"), ("retina_unet", "fixed")}
     assert (tmp_path / "results" / "analysis" / "tables").is_dir()
+
+
+def test_stored_plan_is_reused_until_the_dataset_changes(tmp_path, monkeypatch):
+    import benchmark.preprocessing.planning as planning
+    from benchmark.experiment import preprocess
+    from benchmark.synthetic.generate import generate_twin
+
+    root = generate_twin("S06", tmp_path / "synthetic", scale="tiny", progress=False)
+    out = preprocess(root, tmp_path, "fixed", None, 1, False)
+    calls = []
+    original = planning.plan_preprocessing
+    monkeypatch.setattr(planning, "plan_preprocessing", lambda *a, **k: calls.append(1) or original(*a, **k))
+    assert preprocess(root, tmp_path, "fixed", None, 1, False) == out and calls == []
+    (root / "dataset.json").write_text((root / "dataset.json").read_text().replace('"version": "1"', '"version": "2"'))
+    with pytest.raises(ValueError, match="--overwrite-preprocessing"):  # stale outputs are never reused silently
+        preprocess(root, tmp_path, "fixed", None, 1, False)
+    assert calls == [1]
+    preprocess(root, tmp_path, "fixed", None, 1, False, overwrite=True)

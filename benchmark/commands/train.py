@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes for data preparation")
     parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation (8 views)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    parser.add_argument(
+        "--overwrite-preprocessing", action="store_true", help="rebuild preprocessed cases made from other inputs"
+    )
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (resume later)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -52,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             mirror_tta=args.tta,
             resume=not args.no_resume,
+            overwrite_preprocessing=args.overwrite_preprocessing,
             max_steps=args.max_steps,
             progress=not args.no_progress,
         )
