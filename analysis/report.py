@@ -7,7 +7,6 @@ with a warning, because mean ranks across datasets need every model on every dat
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from analysis import ranking
 from analysis.bootstrap import METRICS, BootstrapResult, bootstrap_store
 from analysis.store import ANALYSIS_DIR, ModelKey, ResultsStore, open_store
 from analysis.tables import compare_with_reported, comparison_table, format_table, reported_table, table2, table3
+from benchmark.core.atomic import atomic_write_json, atomic_write_text
 
 __all__ = ["Analysis", "analyze", "complete_models", "run_analysis", "summarize", "write_analysis"]
 
@@ -176,13 +176,13 @@ def write_analysis(
     for name, table in result.tables.items():
         for fmt, ext in (("markdown", "md"), ("latex", "tex")):
             path = out / "tables" / f"{name}.{ext}"
-            path.write_text(format_table(table, fmt))
+            atomic_write_text(path, format_table(table, fmt))
             written.append(path)
     if figures:
         written += _figures(result, out / "figures", formats)
     result.timings["write_s"] = time.perf_counter() - t0
     summary = _summary(result, [p.relative_to(out).as_posix() for p in written])
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    atomic_write_json(out / "summary.json", summary, indent=2, default=str)
     written.append(out / "summary.json")
     return written
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.core.atomic import atomic_open, atomic_write_json
 from benchmark.metrics.matching import MatchTable
 
 __all__ = [
@@ -79,7 +80,7 @@ def save_match_table(table: MatchTable, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: getattr(table, name) for name in _MATCH_COLUMNS}
-    with path.open("wb") as fh:
+    with atomic_open(path, "wb") as fh:
         np.savez_compressed(
             fh,
             image_ids=np.asarray(table.image_ids, dtype=str),
@@ -128,7 +129,7 @@ def init_store(root: str | Path) -> Path:
             raise ValueError(f"{root} is not a detbench results store ({marker} says {found})")
     else:
         (root / RUNS_DIR).mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps(STORE_FORMAT, indent=2) + "\n")
+        atomic_write_json(marker, STORE_FORMAT, indent=2)
     return root
 
 
@@ -164,7 +165,7 @@ def write_run(
         "provenance": dict(provenance or {}),
         **dict(extra or {}),
     }
-    (folder / RESULT_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    atomic_write_json(folder / RESULT_FILE, record, indent=2, default=str)
     return folder
 
 

@@ -1,6 +1,6 @@
 """Differentiable torch box operations for ``(z1, y1, x1, z2, y2, x2)`` boxes in the voxel frame.
 
-Pairwise IoU and GIoU are those of :mod:`benchmark.metrics.boxes`, which take numpy arrays or torch tensors
+Pairwise IoU and GIoU are those of :mod:`benchmark.core.boxes`, which take numpy arrays or torch tensors
 (gradients flow through the tensor path); the rest keeps gradients for the losses and runs on any device.
 ``center_size`` boxes are ``(cz, cy, cx, dz, dy, dx)``. Zero-volume boxes
 never produce NaN: an empty union gives IoU 0 and an empty enclosing box gives GIoU equal to IoU.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from benchmark.metrics.boxes import box_giou as generalized_box_iou
-from benchmark.metrics.boxes import box_iou
+from benchmark.core.boxes import box_giou as generalized_box_iou
+from benchmark.core.boxes import box_iou
 
 __all__ = [
     "batched_nms",

@@ -3,7 +3,7 @@
 Every query attends to ``num_points`` sampled locations per head and feature level around its reference
 point (or inside its reference box). Sampling uses ``torch.nn.functional.grid_sample`` on 5-D inputs
 (``mode="bilinear"`` is trilinear; ``align_corners=False`` so normalised coordinate ``u`` in ``[0, 1]`` sits at
-voxel-frame position ``u * size``, the frame of :mod:`benchmark.conventions`). It runs on CPU and GPU; a
+voxel-frame position ``u * size``, the frame of :mod:`benchmark.core.conventions`). It runs on CPU and GPU; a
 fused CUDA kernel could replace :func:`multi_scale_deformable_attention_3d` later without other changes.
 Locations are in array order ``(z, y, x)``; they are flipped to grid_sample's ``(x, y, z)`` only inside.
 """

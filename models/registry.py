@@ -1,4 +1,4 @@
-"""The four detectors of the study in one :class:`benchmark.registry.Registry`.
+"""The four detectors of the study in one :class:`benchmark.core.registry.Registry`.
 
 ``retina_unet`` / ``resenc_retina_unet`` are Retina U-Net on the plain / ResEnc-L encoder and
 ``deformable_detr`` / ``resenc_deformable_detr`` are 3D Deformable DETR on the same two encoders. The name
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 from models.base import Detector
 from models.config import DeformableDETRConfig, EncoderConfig, RetinaUNetConfig
 from models.deformable_detr import DeformableDETR

@@ -1,4 +1,4 @@
-"""Pre-training settings in one :class:`benchmark.registry.Registry`.
+"""Pre-training settings in one :class:`benchmark.core.registry.Registry`.
 
 A setting says how the encoder is initialised and which preprocessing configuration fine-tuning uses. The two
 baselines without pre-training exist today: ``default`` (nnDetection's planned spacing and patch, the paper's
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.conventions import Geometry
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import Case, DatasetMeta, Splits, write_case, write_dataset_files
 
 ROTATED = (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)

@@ -1,4 +1,4 @@
-"""Array, box and coordinate conventions (benchmark.conventions), checked against SimpleITK itself."""
+"""Array, box and coordinate conventions (benchmark.core.conventions), checked against SimpleITK itself."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import SimpleITK as sitk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.conventions import (
+from benchmark.core.conventions import (
     Geometry,
     box_centers,
     boxes_from_instances,

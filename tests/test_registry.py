@@ -1,6 +1,6 @@
 import pytest
 
-from benchmark.registry import Registry, UnknownNameError
+from benchmark.core.registry import Registry, UnknownNameError
 
 
 def test_register_and_get():

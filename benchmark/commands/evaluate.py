@@ -80,7 +80,6 @@ def _jsonable(obj):  # noqa: ANN001, ANN202 - nested JSON-like data
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     import pandas as pd
@@ -154,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
             "class_names": list(class_names),
             "metrics": {name: r.to_dict() for name, r in results.items()},
         }
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(_jsonable(out), indent=2, allow_nan=False))
+        from benchmark.core.atomic import atomic_write_json
+
+        atomic_write_json(args.out, _jsonable(out), indent=2, allow_nan=False)
         print(f"wrote {args.out}")
     return 0

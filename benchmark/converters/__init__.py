@@ -6,7 +6,7 @@ registered under the dataset id it converts (``CONVERTERS.register("D06", conver
 
 from __future__ import annotations
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 CONVERTERS: Registry = Registry("converter (dataset id)")
 

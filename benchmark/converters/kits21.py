@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.conventions import Geometry
 from benchmark.converters import CONVERTERS
 from benchmark.converters.common import (
     CaseJob,
@@ -23,6 +22,7 @@ from benchmark.converters.common import (
     seeded_split,
     write_cases,
 )
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import Case, DatasetMeta, write_dataset_files
 from benchmark.datasets.d03_kits21 import SPEC
 

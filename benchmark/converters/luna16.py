@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.conventions import Geometry
 from benchmark.converters import CONVERTERS
 from benchmark.converters.spheres import rasterise_spheres
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import Case, DatasetMeta, Splits, image_path, write_case, write_dataset_files
 
 NUM_SUBSETS = 10

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.conventions import Geometry
 from benchmark.converters import CONVERTERS
 from benchmark.converters.common import (
     CaseJob,
@@ -22,6 +21,7 @@ from benchmark.converters.common import (
     seeded_split,
     write_cases,
 )
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import Case, DatasetMeta, write_dataset_files
 from benchmark.datasets.d01_msd_pancreas import SPEC
 

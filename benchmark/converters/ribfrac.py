@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.conventions import Geometry
 from benchmark.converters import CONVERTERS
 from benchmark.converters.common import CaseJob, load_or_create_splits, seeded_split, write_cases
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import Case, DatasetMeta, Splits, write_dataset_files
 from benchmark.datasets.d02_ribfrac import SPEC
 from benchmark.datasets.spec import SplitSizes

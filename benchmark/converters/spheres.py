@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.conventions import Geometry, voxel_to_world, world_to_voxel
+from benchmark.core.conventions import Geometry, voxel_to_world, world_to_voxel
 
 
 def rasterise_spheres(centres_xyz: np.ndarray, diameters_mm: np.ndarray, geometry: Geometry) -> np.ndarray:

@@ -9,7 +9,7 @@ Layout (nnDetection's ``raw_splitted`` layout plus two JSON files)::
     ROOT/labelsTr/<case>.json              {"instances": {"1": 0, ...}}  instance id -> class index
     ROOT/imagesTs/, ROOT/labelsTs/         the same for test and external-test cases
 
-Arrays follow :mod:`benchmark.conventions` (``(z, y, x)``; images ``(C, z, y, x)``).
+Arrays follow :mod:`benchmark.core.conventions` (``(z, y, x)``; images ``(C, z, y, x)``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.conventions import Geometry, boxes_from_instances
+from benchmark.core.atomic import atomic_write_json
+from benchmark.core.conventions import Geometry, boxes_from_instances
 
 FORMAT_VERSION = 1
 FILE_ENDING = ".nii.gz"
@@ -45,10 +46,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
+    atomic_write_json(path, obj, indent=2, sort_keys=False)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.conventions import Geometry
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import (
     FILE_ENDING,
     SPLIT_NAMES,

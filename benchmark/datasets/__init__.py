@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from benchmark.core.registry import Registry
 from benchmark.datasets.spec import DatasetSpec, SplitSizes
-from benchmark.registry import Registry
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 

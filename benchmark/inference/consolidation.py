@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.metrics.boxes import box_iou
+from benchmark.core.boxes import box_iou
 
 CONSOLIDATION_METHODS = ("nms", "wbc")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.core.atomic import atomic_write_json
 from benchmark.inference.consolidation import consolidate
 
 PredictionDict = Mapping[str, np.ndarray]
@@ -26,7 +27,7 @@ class PostprocessingParams:
     nms_iou: float = 1.0  # 1.0 disables the final NMS
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        atomic_write_json(path, asdict(self), indent=2)
 
     @classmethod
     def load(cls, path: str | Path) -> PostprocessingParams:

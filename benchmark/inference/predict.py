@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from benchmark.conventions import box_centers
+from benchmark.core.conventions import box_centers
 from benchmark.inference.postprocessing import PostprocessingParams, apply_postprocessing
 from benchmark.inference.sliding_window import InferenceConfig, predict_volume
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.conventions import Geometry, boxes_from_instances
+from benchmark.core.conventions import Geometry, boxes_from_instances
 from benchmark.data.format import Splits, _write_json
 from benchmark.preprocessing.plan import ChannelNormalization, Plan
 from benchmark.preprocessing.store import PreprocessedCaseMeta, write_preprocessed_case

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
+from benchmark.core.boxes import box_giou, box_iou, box_volume
 from benchmark.metrics import standard  # noqa: F401 - registers map@0.1 and froc@0.1
-from benchmark.metrics.boxes import box_giou, box_iou, box_volume
 from benchmark.metrics.coco import APResult, map_from_matches
 from benchmark.metrics.froc import FROC_RATES, FROCResult, froc_from_matches
 from benchmark.metrics.ground_truth import CaseGroundTruth, as_ground_truth, load_ground_truth

@@ -101,11 +101,11 @@ def load_ground_truth(dataset_root: str | Path, case_ids: Iterable[str]) -> dict
     """Boxes and classes of ``case_ids`` from a prepared dataset (``docs/dataset-format.md``).
 
     Reads only the label files (instance map + ``{"instances": {id: class}}``), never the images, and boxes
-    every instance with :func:`benchmark.conventions.boxes_from_instances` (detbench voxel frame).
+    every instance with :func:`benchmark.core.conventions.boxes_from_instances` (detbench voxel frame).
     """
     import SimpleITK as sitk
 
-    from benchmark.conventions import boxes_from_instances
+    from benchmark.core.conventions import boxes_from_instances
     from benchmark.data import format as fmt
 
     dataset = fmt.PreparedDataset(dataset_root)

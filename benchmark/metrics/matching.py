@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.metrics.boxes import pairwise_iou
+from benchmark.core.boxes import pairwise_iou
 from benchmark.metrics.ground_truth import as_ground_truth
 from benchmark.metrics.predictions import CasePrediction, as_case_prediction
 

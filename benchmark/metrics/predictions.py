@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.atomic import atomic_write_json
+
 __all__ = [
     "FORMAT_VERSION",
     "CasePrediction",
@@ -316,6 +318,4 @@ def save_predictions(path: str | Path, predictions: PredictionSet) -> Path:
         if not (np.isfinite(case.scores).all() and np.isfinite(case.boxes).all()):
             raise PredictionFormatError(f"case {cid!r}: NaN or inf cannot be written to JSON")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(predictions.to_dict(), allow_nan=False))
-    return path
+    return atomic_write_json(path, predictions.to_dict(), indent=None, allow_nan=False)

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from benchmark.conventions import Geometry
+    from benchmark.core.conventions import Geometry
     from benchmark.metrics.ground_truth import CaseGroundTruth
     from benchmark.metrics.matching import MatchTable
     from benchmark.metrics.predictions import CasePrediction

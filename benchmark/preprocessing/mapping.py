@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.conventions import voxel_to_world
+from benchmark.core.conventions import voxel_to_world
 from benchmark.preprocessing.store import PreprocessedCaseMeta
 
 

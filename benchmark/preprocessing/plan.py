@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from benchmark.core.atomic import atomic_write_json
+
 CONFIGS = ("fixed", "default")
 SCHEMES = ("ct", "zscore_per_case")
 IMAGE_DTYPES = ("float32", "float16")
@@ -118,11 +120,7 @@ class Plan:
     def save(self, out_dir: str | Path) -> Path:
         """Write ``out_dir/plans.json`` (atomically) and return its path."""
         path = Path(out_dir) / PLANS_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
-        tmp.replace(path)
-        return path
+        return atomic_write_json(path, self.to_json(), indent=2)
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.conventions import Geometry
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import PreparedDataset, image_path
 from benchmark.preprocessing.fingerprint import dataset_fingerprint
 from benchmark.preprocessing.intensity import (

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmark.conventions import Geometry, voxel_to_world
+from benchmark.core.conventions import Geometry, voxel_to_world
 
 
 def resampled_shape(

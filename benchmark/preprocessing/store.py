@@ -17,13 +17,13 @@ docs/preprocessing.md). The JSON is written last and atomically, so its presence
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.conventions import Geometry
+from benchmark.core.atomic import atomic_write, atomic_write_json
+from benchmark.core.conventions import Geometry
 
 REPORT_FILE = "preprocess_report.json"
 RESERVED_NAMES = frozenset({"plans", "dataset", "splits", "preprocess_report"})  # folder-level JSON files
@@ -106,17 +106,12 @@ def meta_file(out_dir: str | Path, case_id: str) -> Path:
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, np.ascontiguousarray(array))
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: np.save(fh, np.ascontiguousarray(array)))
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
-    """Write JSON through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    """Write JSON atomically (:mod:`benchmark.core.atomic`), so readers never see half a file."""
+    atomic_write_json(path, obj, indent=1)
 
 
 def write_preprocessed_case(

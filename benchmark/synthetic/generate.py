@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from benchmark.conventions import Geometry
+from benchmark.core.atomic import atomic_write_json
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import (
     SPLIT_NAMES,
     Case,
@@ -459,9 +460,7 @@ def _corpus_jobs(out_dir: Path, scale: ScaleConfig, seed: int, overwrite: bool, 
         "sources": {p.case_id: src for src, p in plans},
         "provenance": provenance,
     }
-    tmp = root / (CORPUS_FILE + ".tmp")
-    tmp.write_text(json.dumps(corpus, indent=2) + "\n")
-    tmp.replace(root / CORPUS_FILE)
+    atomic_write_json(root / CORPUS_FILE, corpus, indent=2)
     jobs = []
     for src, plan in plans:
         if overwrite or not case_complete(root, plan.case_id, "train", 1, labelled=False):

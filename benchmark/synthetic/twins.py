@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 from benchmark.synthetic.anatomy import SCENES
 from benchmark.synthetic.config import DifficultyKnobs, TwinConfig
 from benchmark.synthetic.objects import PLACERS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 
 @dataclass(frozen=True)

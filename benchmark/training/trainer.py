@@ -10,7 +10,6 @@ DETR runs restart themselves (appendix C of Eckstein et al. 2025) when validatio
 from __future__ import annotations
 
 import csv
-import json
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.core.atomic import atomic_write, atomic_write_json
 from benchmark.training.optim import (
     DETR_OPTIMIZER,
     RETINA_UNET_OPTIMIZER,
@@ -202,10 +202,7 @@ class Trainer:
             "rng": _rng_state(),
             "config": asdict(self.cfg),
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(path)
-        return path
+        return atomic_write(path, lambda fh: torch.save(payload, fh))
 
     def load_checkpoint(self, path: Path) -> None:
         payload = torch.load(path, map_location=self.device, weights_only=False)
@@ -316,7 +313,7 @@ class Trainer:
         if self.cfg.resume and ckpt.is_file():
             self.load_checkpoint(ckpt)
             self._log_event(f"resumed from {ckpt} at step {self.state.step}")
-        (self.out / "train_config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
+        atomic_write_json(self.out / "train_config.json", asdict(self.cfg), indent=2)
         total = self.schedule.total_iterations
         per_epoch = self.profile.iterations_per_epoch
         budget = total if self.cfg.max_steps is None else min(total, self.state.step + self.cfg.max_steps)
@@ -355,7 +352,8 @@ class Trainer:
         bar.close()
         finished = self.state.step >= total
         if finished:
-            torch.save({"model": self.model.state_dict(), "config": asdict(self.cfg)}, self.out / FINAL)
+            final = {"model": self.model.state_dict(), "config": asdict(self.cfg)}
+            atomic_write(self.out / FINAL, lambda fh: torch.save(final, fh))
         return TrainResult(
             self.out, self.state.step, val_loss, self.state.restarted, finished, time.time() - start_time
         )

@@ -6,10 +6,10 @@ import pytest
 import SimpleITK as sitk
 
 from benchmark.cli import main
-from benchmark.conventions import Geometry, box_centers, voxel_to_world
 from benchmark.converters import CONVERTERS
 from benchmark.converters.luna16 import case_id_from_uid, uid_from_case_id
 from benchmark.converters.spheres import rasterise_spheres
+from benchmark.core.conventions import Geometry, box_centers, voxel_to_world
 from benchmark.data.format import PreparedDataset
 
 ORIGIN = (-150.0, -160.0, -300.0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from builders import ROTATED, make_case, write_tiny_dataset
 
-from benchmark.conventions import Geometry, voxel_to_world, world_to_voxel
+from benchmark.core.conventions import Geometry, voxel_to_world, world_to_voxel
 from benchmark.data.format import (
     DatasetFormatError,
     DatasetMeta,

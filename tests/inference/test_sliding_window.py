@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from benchmark.conventions import boxes_from_instances
+from benchmark.core.conventions import boxes_from_instances
 from benchmark.inference.consolidation import consolidate
 from benchmark.inference.postprocessing import PostprocessingParams, apply_postprocessing, tune_postprocessing
 from benchmark.inference.sliding_window import InferenceConfig, mirror_views, predict_volume

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.conventions import boxes_from_instances
+from benchmark.core.conventions import boxes_from_instances
 from benchmark.loading import (
     AugmentationConfig,
     IntensityAugmentation,

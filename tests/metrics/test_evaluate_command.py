@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmark.commands import evaluate as evaluate_command
-from benchmark.conventions import Geometry
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import Case, DatasetMeta, Splits, write_case, write_dataset_files
 from benchmark.metrics import load_ground_truth
 

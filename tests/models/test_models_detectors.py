@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from benchmark.registry import UnknownNameError
+from benchmark.core.registry import UnknownNameError
 from models import ARCHITECTURES, PAPER_PARAMETERS, Detector, build_detector, default_config
 from models.config import DeformableDETRConfig, RetinaUNetConfig
 

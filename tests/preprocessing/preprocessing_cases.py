@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from builders import ROTATED
 
-from benchmark.conventions import Geometry
+from benchmark.core.conventions import Geometry
 from benchmark.data.format import Case, DatasetMeta, Splits, write_case, write_dataset_files
 
 # (z, y, x) spacing: 5 mm slices, 0.6 mm in-plane -> strongly anisotropic

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from benchmark.conventions import boxes_from_instances, voxel_to_world
+from benchmark.core.conventions import boxes_from_instances, voxel_to_world
 from benchmark.data.format import PreparedDataset, image_path
 from benchmark.preprocessing import (
     StaleOutputError,

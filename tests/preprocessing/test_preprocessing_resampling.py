@@ -6,7 +6,7 @@ from builders import ROTATED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.conventions import Geometry, boxes_from_instances, voxel_to_world
+from benchmark.core.conventions import Geometry, boxes_from_instances, voxel_to_world
 from benchmark.preprocessing.resampling import (
     resample_image,
     resample_instances,

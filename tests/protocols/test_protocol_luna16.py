@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.conventions import Geometry, world_to_voxel
+from benchmark.core.conventions import Geometry, world_to_voxel
 from benchmark.metrics.protocols.luna16 import (
     LUNA16_RATES,
     candidates_from_boxes,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.conventions import Geometry, world_to_voxel
+from benchmark.core.conventions import Geometry, world_to_voxel
 from benchmark.metrics.ground_truth import CaseGroundTruth
 from benchmark.metrics.predictions import CasePrediction
 from benchmark.metrics.protocols import PROTOCOLS, get_protocol

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.conventions import boxes_from_instances
+from benchmark.core.conventions import boxes_from_instances
 from benchmark.data.format import PreparedDataset
 from benchmark.synthetic.config import SCALES, nominal_geometry
 from benchmark.synthetic.generate import generate_case, plan_twin

@@ -19,7 +19,7 @@ Sources disagree on the hit criterion: GLIA-Net's own evaluation (``utils/metric
 ``0.62 * (V_pred^(1/3) + V_gt^(1/3))`` voxels of a GT component (after a 7-voxel closing and dropping
 components of <= 10 voxels). The nnDetection v2 paper's text could not be obtained here to confirm its
 details (e.g. the detection cap); this module implements the IoU-0.3 box FROC with nnDetection's defaults.
-Boxes are detbench voxel-frame boxes (see :mod:`benchmark.conventions`); nnDetection's GT boxes carry a
+Boxes are detbench voxel-frame boxes (see :mod:`benchmark.core.conventions`); nnDetection's GT boxes carry a
 one-voxel margin, so convert both sides alike.
 
 Deviations: no matched box gives sensitivity 0 (nnDetection: NaN); no GT box raises ``ValueError``
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.metrics.boxes import box_iou
+from benchmark.core.boxes import box_iou
 from benchmark.metrics.matching import MatchTable
 from benchmark.metrics.protocols._froc import ProtocolResult, check_rates
 from benchmark.metrics.protocols.luna16 import froc_result

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.conventions import Geometry, box_centers, box_sizes, voxel_to_world
+from benchmark.core.conventions import Geometry, box_centers, box_sizes, voxel_to_world
 from benchmark.metrics.matching import MatchTable
 from benchmark.metrics.protocols._froc import (
     BootstrapCI,

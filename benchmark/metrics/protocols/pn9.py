@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.conventions import box_centers, box_sizes
+from benchmark.core.conventions import box_centers, box_sizes
 from benchmark.metrics.matching import MatchTable
 from benchmark.metrics.protocols._froc import ProtocolResult, check_rates
 from benchmark.metrics.protocols.luna16 import (

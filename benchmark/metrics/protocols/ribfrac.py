@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from benchmark.metrics.boxes import box_iou
+from benchmark.core.boxes import box_iou
 from benchmark.metrics.matching import MatchTable
 from benchmark.metrics.protocols._froc import ProtocolResult, check_rates
 from benchmark.metrics.registry import EvaluationInput, MetricResult
