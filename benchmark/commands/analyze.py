@@ -1,7 +1,8 @@
 """Analyse a results store: 1,000-replicate bootstrap rankings, aggregated ranks, tables and figures.
 
-Reads ``STORE/runs/<dataset>/<architecture>__<pretraining>/`` (see docs/analysis.md) and writes CSV frames,
-the paper-style tables (markdown and LaTeX), PNG/PDF figures and ``summary.json`` into ``STORE/analysis``.
+Reads the runs of ``STORE/runs/`` (see docs/analysis.md), one per dataset and model (``--profile`` and
+``--run-seed`` choose when the store holds several), and writes CSV frames, the paper-style tables (markdown and
+LaTeX), PNG/PDF figures and ``summary.json`` into ``STORE/analysis/<profile>_seed<seed>``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ HELP = "bootstrap rankings, tables and figures of a results store"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", help="results store folder (with runs/<dataset>/<arch>__<pretraining>/)")
+    parser.add_argument("store", help="results store folder (written by benchmark run)")
     parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates per dataset (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
-    parser.add_argument("--out", default=None, help="output folder (default: STORE/analysis)")
+    parser.add_argument("--out", default=None, help="output folder (default: STORE/analysis/<profile>_seed<seed>)")
+    parser.add_argument("--profile", default=None, help="analyse the runs of this training profile (needed if several)")
+    parser.add_argument("--run-seed", type=int, default=None, help="analyse the runs of this training seed")
     parser.add_argument("--baseline", default="default", help="pre-training the deltas refer to (default: default)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
 
@@ -26,19 +29,21 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from analysis.report import run_analysis
+    from analysis.store import open_store
 
     if args.replicates < 1:
         raise ValueError(f"--replicates must be >= 1, got {args.replicates}")
     start = time.perf_counter()
+    store = open_store(args.store, profile=args.profile, seed=args.run_seed)
     result, written = run_analysis(
-        args.store,
+        store,
         out_dir=args.out,
         n_replicates=args.replicates,
         seed=args.seed,
         baseline=args.baseline,
         figures=not args.no_figures,
     )
-    out = Path(args.out) if args.out else Path(args.store) / "analysis"
+    out = Path(args.out) if args.out else store.analysis_dir
     datasets = result.full["dataset"].nunique()
     print(
         f"analysed {len(result.models)} models x {datasets} datasets, {args.replicates} replicates "
