@@ -244,7 +244,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
 
     data, model = trainer.data, trainer.model
     inference = InferenceConfig(
-        patch_size=profile.patch_size,
+        patch_size=trainer.patch_size,
         overlap=profile.inference_overlap,
         mirror_axes=(0, 1, 2) if cfg.mirror_tta else (),
         batch_size=profile.batch_size,
