@@ -7,6 +7,7 @@ with a matching fingerprint, training resumes from its last checkpoint, inferenc
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ class ExperimentConfig:
     progress: bool = True
     overwrite_preprocessing: bool = False
     runs: str = "runs"  # root of the run folders when ``out`` is not given: RUNS/<RunKey.folder>
+    weights: str | None = None  # pre-trained weights: any file/folder the importers read, or a registered name
+    transfer: str = "encoder"  # "encoder" (the paper) or "all"
+    stem: str | None = None  # "random" | "replicate" | "transfer:NAME"; None: the paper's rule
 
     def run_key(self) -> RunKey:
         """The run's identity, computed without generating or reading any image (see :func:`experiment_key`)."""
@@ -73,6 +77,10 @@ def experiment_key(cfg: ExperimentConfig) -> RunKey:
     when they are not the ones the profile would generate. Cheap: reads at most a ``dataset.json``.
     """
     options: dict[str, object] = {"tta": cfg.mirror_tta}
+    if cfg.weights is not None:
+        options["weights"] = weights_fingerprint(cfg.weights)
+        options["transfer"] = None if cfg.transfer == "encoder" else cfg.transfer
+        options["stem"] = cfg.stem
     path = Path(cfg.dataset)
     if (path / "dataset.json").is_file():
         from benchmark.data.format import PreparedDataset
@@ -88,6 +96,32 @@ def experiment_key(cfg: ExperimentConfig) -> RunKey:
         spec = get_dataset(cfg.dataset)  # raises with "did you mean" for unknown names
         dataset_id = spec.twin_id if cfg.dataset.upper().startswith("S") else spec.id
     return RunKey.make(dataset_id, cfg.architecture, cfg.pretraining, cfg.profile, cfg.fold, cfg.seed, options)
+
+
+def weights_fingerprint(weights: str) -> str:
+    """A short identity of a weights argument: the sha256 prefix of the file (of the checkpoint in a folder).
+
+    Registered names resolve first; the hash is cached per (path, size, mtime), so keys stay cheap.
+    """
+    from pretraining.weights import resolve_weights
+
+    path, _ = resolve_weights(weights)
+    if path.is_dir():
+        candidates = sorted(
+            [*path.glob("checkpoint_final.pth"), *path.glob("*.pth"), *path.glob("*.pt"), *path.glob("*.model")]
+        )
+        if not candidates:
+            raise FileNotFoundError(f"{path}: no checkpoint file (.pth, .pt or .model) in the weights folder")
+        path = candidates[0]
+    stat = path.stat()
+    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)[:12]
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:  # size and mtime key the cache
+    from pretraining.checkpoint import sha256_of
+
+    return sha256_of(path)
 
 
 def preprocessed_dir(prepared: Path, data_root: Path, config: str, fold: int | None) -> Path:
@@ -214,8 +248,16 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
 
     profile = PROFILES.get(cfg.profile)
     setting = PRETRAINING.get(cfg.pretraining)
-    if setting.weights is not None:
-        raise ValueError(f"pre-training {cfg.pretraining!r} needs weight transfer, which is not implemented yet")
+    if setting.weights is None and cfg.weights is not None:
+        raise ValueError(
+            f"--pretraining {cfg.pretraining} trains from random weights and cannot take --weights; use "
+            "--pretraining custom (the default with --weights) or a pre-training setting that takes weights"
+        )
+    if setting.weights is not None and cfg.weights is None:
+        raise ValueError(
+            f"pre-training {cfg.pretraining!r} needs its pre-trained encoder, which this version cannot make or "
+            "find yet: pass the checkpoint with --weights FILE"
+        )
     data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
     prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
     dataset = PreparedDataset(prepared)
@@ -236,6 +278,9 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             resume=cfg.resume,
             max_steps=cfg.max_steps,
             progress=cfg.progress,
+            weights=cfg.weights,
+            transfer=cfg.transfer,
+            stem=cfg.stem,
         )
     )
     training = trainer.fit()

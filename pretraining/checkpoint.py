@@ -9,15 +9,23 @@ tensors), so it loads with ``torch.load(weights_only=True)`` and never needs pic
       "encoder": {...},                        # models.config.EncoderConfig fields (kind, in_channels, ...)
       "encoder_weights": {"stem...": Tensor},  # the encoder's state dict (keys relative to the encoder)
       "stems": {"<name>": {key: Tensor}},      # optional extra input stems (MultiTalent: one per dataset)
+      "decoder_weights": {"fpn...": Tensor},   # optional: the rest of a pre-trained detector (transfer="all")
       "data": {...},                           # pre-training data summary (corpus id, cases, modalities)
       "preprocessing": {...},                  # spacing, normalisation, patch size
       "training": {...},                       # profile, seed, steps, final loss
       "code": {...},                           # detbench version, git revision
     }
 
+Key conventions: ``encoder_weights`` keys are the encoder's own state-dict keys (``stem.convs.0.conv.weight``,
+``stages.0.blocks.0.conv1.conv.weight``; both alias names of a conv unit, as :mod:`models.encoders` registers
+them). A stem in ``stems`` is a partial encoder state dict in the same namespace that replaces the encoder's
+input conv unit (``stem.convs.0.*`` for ResEnc, ``stages.0.0.convs.0.*`` for the plain encoder); the stem held
+in ``encoder_weights`` itself is the default one (for MultiTalent: the CT stem). ``decoder_weights`` keys are
+the detector's state-dict keys outside ``encoder.`` (only a pre-trained detector has them).
+
 A sidecar ``<file>.json`` repeats the metadata (without tensors) and the file's sha256, so a checkpoint can be
 identified and verified without loading it. Files from elsewhere (nnssl, nnU-Net, MultiTalent) are read by the
-importers, not by :func:`load_checkpoint`.
+importers (:mod:`pretraining.importers`), not by :func:`load_checkpoint`; docs/pretraining.md describes both.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ class PretrainedCheckpoint:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     code: dict[str, Any] = field(default_factory=dict)
+    decoder_weights: dict[str, Any] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the tensors."""
@@ -65,6 +74,7 @@ class PretrainedCheckpoint:
             "preprocessing": dict(self.preprocessing),
             "training": dict(self.training),
             "code": dict(self.code),
+            "decoder_tensors": len(self.decoder_weights),
         }
 
 
@@ -86,6 +96,8 @@ def save_checkpoint(path: str | Path, checkpoint: PretrainedCheckpoint) -> Path:
         "stems": {k: dict(v) for k, v in checkpoint.stems.items()},
         "encoder_weights": dict(checkpoint.encoder_weights),
     }
+    if checkpoint.decoder_weights:
+        payload["decoder_weights"] = dict(checkpoint.decoder_weights)
     atomic_write(path, lambda fh: torch.save(payload, fh))
     atomic_write_json(sidecar_path(path), {**checkpoint.metadata(), "sha256": sha256_of(path)}, default=str)
     return path
@@ -96,8 +108,35 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
+def _numpy_scalar_globals() -> list[Any]:
+    """The numpy reconstructors of plain scalars (``np.float64(0.5)``): data, no code.
+
+    nnU-Net v2 writes numpy floats into the logging fields of its checkpoints, so ``weights_only`` loading
+    needs them; nothing else beyond PyTorch's own allow-list is accepted (numpy arrays neither).
+    """
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
+    numeric = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+    numeric += ("float16", "float32", "float64", "complex64", "complex128")
+    return [
+        np.dtype,
+        *(type(np.dtype(name)) for name in numeric),  # the dtype classes numpy >= 1.25 pickles with a scalar
+        scalar,
+        (scalar, "numpy.core.multiarray.scalar"),  # files written with numpy 1.x name the old module
+        (scalar, "numpy._core.multiarray.scalar"),
+    ]
+
+
 def safe_torch_load(path: str | Path, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Any:
-    """``torch.load`` of an untrusted file: size-capped, CPU, ``weights_only=True`` (pickled objects refused)."""
+    """``torch.load`` of an untrusted file: size-capped, CPU, ``weights_only=True`` (pickled objects refused).
+
+    Only tensors, plain containers and numbers load (plus numpy scalars, see :func:`_numpy_scalar_globals`);
+    a file that needs any other pickled object raises :class:`CheckpointError` before anything of it runs.
+    """
     import pickle
 
     import torch
@@ -109,7 +148,8 @@ def safe_torch_load(path: str | Path, max_bytes: int = MAX_CHECKPOINT_BYTES) -> 
     if size > max_bytes:
         raise CheckpointError(f"{path}: {size / 1e9:.1f} GB is larger than the {max_bytes / 1e9:.1f} GB limit")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_scalar_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         text = str(err)
         unsupported = [line.strip() for line in text.splitlines() if "Unsupported global" in line]
@@ -128,7 +168,12 @@ def safe_torch_load(path: str | Path, max_bytes: int = MAX_CHECKPOINT_BYTES) -> 
 def load_checkpoint(path: str | Path, verify: bool = True) -> PretrainedCheckpoint:
     """Read a detbench checkpoint; with ``verify``, its sha256 must match the sidecar when one exists."""
     path = Path(path)
-    payload = safe_torch_load(path)
+    return checkpoint_from_payload(safe_torch_load(path), path, verify)
+
+
+def checkpoint_from_payload(payload: Any, path: str | Path, verify: bool = True) -> PretrainedCheckpoint:
+    """The :class:`PretrainedCheckpoint` of an already loaded detbench file ``path`` (see :func:`load_checkpoint`)."""
+    path = Path(path)
     if not isinstance(payload, Mapping) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a detbench pre-trained checkpoint (no format={FORMAT!r})")
     if payload.get("version") != VERSION:
@@ -150,4 +195,5 @@ def load_checkpoint(path: str | Path, verify: bool = True) -> PretrainedCheckpoi
         preprocessing=dict(payload.get("preprocessing") or {}),
         training=dict(payload.get("training") or {}),
         code=dict(payload.get("code") or {}),
+        decoder_weights=dict(payload.get("decoder_weights") or {}),
     )

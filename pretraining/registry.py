@@ -15,13 +15,15 @@ from benchmark.core.registry import Registry
 
 @dataclass(frozen=True)
 class PretrainingSpec:
-    """``weights`` is ``None`` for random initialisation; ``preprocessing`` is ``fixed`` or ``default``."""
+    """``weights`` is ``None`` for random initialisation, ``"user"`` when the weights come from ``--weights``;
+    ``preprocessing`` is ``fixed`` or ``default``."""
 
     name: str
     paper_label: str
     preprocessing: str
     weights: str | None = None
     description: str = ""
+    study: bool = True  # a setting of the paper's Table 3 (``paper_label`` is then its row label)
 
 
 PRETRAINING: Registry[PretrainingSpec] = Registry("pre-training setting")
@@ -31,4 +33,15 @@ PRETRAINING.register(
 )
 PRETRAINING.register(
     "fixed", PretrainingSpec("fixed", "No - Fixed", "fixed", None, "random init, fixed 1 mm spacing and 128^3 patch")
+)
+PRETRAINING.register(
+    "custom",
+    PretrainingSpec(
+        "custom",
+        "Custom weights",
+        "fixed",
+        "user",
+        "encoder weights from --weights (any checkpoint the importers read), fixed 1 mm spacing and 128^3 patch",
+        study=False,
+    ),
 )

@@ -20,7 +20,7 @@ def test_grid_uses_twins_and_validates_names():
     ]
     with pytest.raises(ValueError, match="Did you mean 'retina_unet'"):
         suite_grid(SuiteConfig(architectures=("retina_unte",)))
-    with pytest.raises(ValueError, match="Valid names: default, fixed"):
+    with pytest.raises(ValueError, match="Valid names: custom, default, fixed"):
         suite_grid(SuiteConfig(pretraining=("mea",)))
 
 

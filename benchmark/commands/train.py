@@ -21,7 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", default="retina_unet", help="detector (retina_unet, deformable_detr, resenc_*)")
     parser.add_argument("--profile", default="cpu", help="training budget: paper, cpu or tiny (default cpu)")
     parser.add_argument(
-        "--pretraining", default="fixed", help="pre-training setting: fixed or default (no pre-training; default fixed)"
+        "--pretraining",
+        default=None,
+        help="pre-training setting (default: fixed, or custom with --weights); see benchmark/pretraining docs",
+    )
+    parser.add_argument("--weights", default=None, help="pre-trained weights: nnssl/nnU-Net/MultiTalent/detbench file")
+    parser.add_argument(
+        "--transfer", default="encoder", choices=("encoder", "all"), help="what to transfer (default encoder)"
+    )
+    parser.add_argument(
+        "--stem", default=None, help="input stem: random, replicate or transfer:NAME (default: the paper's rule)"
     )
     parser.add_argument("--fold", type=int, default=None, help="cross-validation fold (default: official split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default 0)")
@@ -53,12 +62,15 @@ def run(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             architecture=args.arch,
             profile=args.profile,
-            pretraining=args.pretraining,
+            pretraining=args.pretraining or ("custom" if args.weights else "fixed"),
             seed=args.seed,
             fold=args.fold,
             data_root=args.data_root,
             out=args.out,
             runs=args.runs,
+            weights=args.weights,
+            transfer=args.transfer,
+            stem=args.stem,
             workers=args.workers,
             device=args.device,
             mirror_tta=args.tta,

@@ -58,6 +58,11 @@ class TrainConfig:
     restart_check_fraction: float = 0.1  # DETR: compare validation at this share of the iterations
     restart_min_improvement: float = 0.05  # relative validation-loss drop required by then
     progress: bool = True
+    # pre-trained weights (pretraining.weights.load_pretrained: a file/folder of any supported format or a
+    # registered name); the encoder is then built as the checkpoint describes, whatever the profile's width
+    weights: str | None = None
+    transfer: str = "encoder"  # "encoder" (the paper) | "all"
+    stem: str | None = None  # "random" | "replicate" | "transfer:NAME"; None = the paper's default
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -132,11 +137,13 @@ def build_model_for(
     profile: TrainingProfile,
     data,  # noqa: ANN001
     topology=None,  # noqa: ANN001 - benchmark.preprocessing.planning.NetworkTopology
+    pretrained=None,  # noqa: ANN001 - pretraining.checkpoint.PretrainedCheckpoint
 ) -> torch.nn.Module:
-    """The detector of ``cfg`` sized by the profile (or with a planned ``topology``); Retina U-Net anchors
-    planned from the training boxes."""
+    """The detector of ``cfg`` sized by the profile (or with a planned ``topology``; by ``pretrained``'s encoder
+    when given, which wins over both); Retina U-Net anchors planned from the training boxes."""
     from models.registry import build_detector, default_config
     from models.retina_unet import with_planned_anchors
+    from pretraining.transfer import detector_config_for_checkpoint
 
     in_channels = len(data.plan.normalization)
     num_classes = len(data.plan.classes) or 1 + max(
@@ -154,6 +161,8 @@ def build_model_for(
         width_multiplier=profile.width_multiplier,
         **shape,  # type: ignore[arg-type]
     )
+    if pretrained is not None:
+        config = detector_config_for_checkpoint(cfg.architecture, pretrained, in_channels, num_classes)
     if family_of(cfg.architecture) == "retina_unet":
         boxes = np.concatenate([data.meta(c).boxes_array()[0] for c in train_case_ids(cfg, data)] + [np.zeros((0, 6))])
         sizes = boxes[:, 3:] - boxes[:, :3]
@@ -187,6 +196,8 @@ class Trainer:
         from benchmark.loading.data import PreprocessedData
         from benchmark.loading.loader import PatchLoader
         from benchmark.loading.sampling import LoaderConfig
+        from pretraining.transfer import init_from_pretrained
+        from pretraining.weights import load_pretrained
 
         self.cfg = cfg
         self.profile = PROFILES.get(cfg.profile)
@@ -206,7 +217,13 @@ class Trainer:
         self.loader = PatchLoader(self.data, train_case_ids(cfg, self.data), loader_cfg, cfg.seed, workers)
         val_cfg = replace(loader_cfg, batches_per_epoch=self.profile.val_batches)
         self.val_loader = PatchLoader(self.data, val_case_ids(cfg, self.data), val_cfg, cfg.seed + 1, 0)
-        self.model = build_model_for(cfg, self.profile, self.data, self.topology).to(self.device)
+        pretrained = load_pretrained(cfg.weights) if cfg.weights else None
+        self.model = build_model_for(cfg, self.profile, self.data, self.topology, pretrained)
+        self.transfer_report = None
+        if pretrained is not None:  # before initial_weights: a DETR restart resets to the pre-trained weights
+            self.transfer_report = init_from_pretrained(self.model, pretrained, cfg.transfer, cfg.stem, self.out)
+            del pretrained
+        self.model = self.model.to(self.device)
         self.initial_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         optim_cfg = RETINA_UNET_OPTIMIZER if self.family == "retina_unet" else DETR_OPTIMIZER
         self.optimizer = build_optimizer(self.model, optim_cfg)
