@@ -16,6 +16,14 @@ replicates and without touching every detection once per replicate. Why this is 
   sensitivity at a rate is the TP count before the first false-positive segment that crosses the rate,
   interpolated (as the reference does) only when the crossing falls in a tie group mixing TPs and FPs.
 * Nothing after a class's last true positive (or mixed tie group) changes either metric, so it is dropped.
+* Ties: a replicate stands for its resampled set of images (image order, copies adjacent), in which an image's
+  detections inside a run of tied scores are repeated copy by copy (see
+  :class:`~benchmark.metrics.matching.SortedClass`). Where such a block mixes TPs and FPs the order matters, so
+  the block is laid out once per possible copy (up to the image's largest count over the replicates), copy ``c``
+  weighted 1 in the replicates that draw the image more than ``c`` times and 0 otherwise: extra 0/1 weight rows,
+  built only when a table has such blocks (never with continuous scores).
+* The recall rule (``"nndetection"``, the default, or ``"exact"``; :mod:`benchmark.metrics.coco`) enters only
+  through the integer TP count each recall threshold needs, so both rules run at the same speed.
 
 Weights must be integer-valued (bootstrap counts); :mod:`analysis.bootstrap` draws them. Many tables that share
 one set of replicates (the models of one dataset) share one :class:`ReplicateWeights`.
@@ -24,13 +32,19 @@ one set of replicates (the models of one dataset) share one :class:`ReplicateWei
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from benchmark.metrics.coco import N_RECALL_THRESHOLDS, recall_grid
+from benchmark.metrics.coco import (
+    DEFAULT_RECALL_RULE,
+    N_RECALL_THRESHOLDS,
+    check_recall_rule,
+    recall_thresholds_for,
+    recall_values,
+)
 from benchmark.metrics.froc import FROC_RATES, INTERPOLATIONS
 from benchmark.metrics.matching import MatchTable, SortedClass
 
@@ -49,6 +63,24 @@ class _Aligned:
 
     w_t: np.ndarray  # [n_images, R], int16 or int32, C-contiguous (the sparse product's right operand)
     num_gt: np.ndarray  # [R, n_classes] float64
+    copies: np.ndarray  # [n_images] int64: the largest count of each image over the replicates
+    _extended: dict[bytes, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def extended(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(w_t_ext, offset)``: ``w_t`` followed by one 0/1 row per copy ``c`` of each of ``images`` (sorted,
+        each drawn at least twice in some replicate): 1 where the replicate draws the image more than ``c``
+        times. ``offset[i]`` is the row of image ``i``'s copy 0 (-1 for other images)."""
+        key = images.tobytes()
+        if key not in self._extended:
+            n = len(self.copies)
+            n_copy = self.copies[images]
+            offset = np.full(n, -1, np.int64)
+            offset[images] = n + np.cumsum(n_copy) - n_copy
+            image = np.repeat(images, n_copy)
+            copy = np.arange(len(image)) - np.repeat(np.cumsum(n_copy) - n_copy, n_copy)
+            rows = (self.w_t[image] > copy[:, None].astype(self.w_t.dtype)).astype(self.w_t.dtype)
+            self._extended[key] = (np.ascontiguousarray(np.concatenate([self.w_t, rows])), offset)
+        return self._extended[key]
 
 
 class ReplicateWeights:
@@ -100,6 +132,7 @@ class ReplicateWeights:
             self._aligned[key] = _Aligned(
                 w_t=np.ascontiguousarray(w.T.astype(dtype)),
                 num_gt=w.astype(np.float64) @ table.gt_counts.astype(np.float64),  # exact integers
+                copies=w.max(axis=0, initial=0).astype(np.int64),
             )
         return self._aligned[key]
 
@@ -205,24 +238,56 @@ def _layout(s: SortedClass, n_images: int) -> _Layout:
 _LAYOUT_CACHE_ATTR = "_analysis_batched_layouts"
 
 
-def _layouts(table: MatchTable) -> tuple[_Layout, ...]:
-    cached = table.__dict__.get(_LAYOUT_CACHE_ATTR)
-    if cached is None:
-        cached = tuple(_layout(s, table.n_images) for s in table.sorted_by_class)
-        table.__dict__[_LAYOUT_CACHE_ATTR] = cached  # frozen dataclass: bypass __setattr__, as cached_property does
-    return cached
+def _copied_images(table: MatchTable, copies: np.ndarray) -> np.ndarray:
+    """Images (sorted) drawn twice or more that hold, in some class of ``table``, a tied block mixing TPs and
+    FPs: the images whose blocks are laid out once per copy."""
+    images = [s.mixed_blocks[2] for s in table.sorted_by_class]
+    images = np.unique(np.concatenate(images)) if images else np.zeros(0, np.int64)
+    return images[copies[images] >= 2]
+
+
+def _with_copies(s: SortedClass, copies: np.ndarray, offset: np.ndarray) -> SortedClass:
+    """``s`` with every mixed tied block of an image drawn ``k >= 2`` times laid out ``k`` times, copy ``c`` on
+    the image's 0/1 weight row ``offset[image] + c`` (see :meth:`_Aligned.extended`)."""
+    rows, copy = s.resample_order(copies)
+    if not (copy >= 0).any():
+        return s
+    image = np.where(copy >= 0, offset[s.image[rows]] + copy, s.image[rows])
+    group = np.concatenate([[0], np.cumsum(s.tie_end[:-1])])[rows]
+    tie_end = np.ones(len(rows), bool)
+    tie_end[:-1] = group[1:] != group[:-1]
+    empty = np.zeros(0, np.int64)
+    return SortedClass(image, s.tp[rows], s.fp[rows], s.score[rows], tie_end, empty, empty)
+
+
+def _layouts(
+    table: MatchTable, copies: np.ndarray | None = None, offset: np.ndarray | None = None, n_cols: int = 0
+) -> tuple[_Layout, ...]:
+    """The table's per-class layouts; with ``copies``/``offset`` (:meth:`_Aligned.extended`, ``n_cols`` weight
+    rows), mixed tied blocks of the images with an offset are laid out once per copy on the extended weight
+    rows. Cached on the table per ``(copies, offset)``."""
+    cache = table.__dict__.setdefault(_LAYOUT_CACHE_ATTR, {})  # frozen dataclass: bypass __setattr__
+    key = None if copies is None else (copies.tobytes(), offset.tobytes())
+    if key not in cache:
+        if copies is None:
+            cache[key] = tuple(_layout(s, table.n_images) for s in table.sorted_by_class)
+        else:
+            copied = np.where(offset >= 0, copies, 0)
+            cache[key] = tuple(_layout(_with_copies(s, copied, offset), n_cols) for s in table.sorted_by_class)
+    return cache[key]
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
-def _recall_counts(num_gt: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Smallest integer TP count ``v`` with ``v / num_gt >= t`` in float64, per replicate and threshold."""
+def _recall_counts(num_gt: np.ndarray, thresholds: np.ndarray, rule: str = DEFAULT_RECALL_RULE) -> np.ndarray:
+    """Smallest integer TP count ``v`` whose recall (as ``rule`` computes it) reaches ``t``, per replicate and
+    threshold."""
     g = num_gt[:, None]
     t = thresholds[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.ceil(t * g)
-        for _ in range(4):  # fix the rounding of t * g; converges in one or two rounds
-            down = (v > 0) & ((v - 1) / g >= t)
-            up = (v / g) < t
+        for _ in range(8):  # fix the rounding of t * g (and float32 recall); converges in one or two rounds
+            down = (v > 0) & (recall_values(v - 1, g, rule) >= t)
+            up = recall_values(v, g, rule) < t
             if not (down.any() or up.any()):
                 break
             v = v - down + up
@@ -273,24 +338,39 @@ def _count_by_level(level: np.ndarray, model_of_col: np.ndarray, n_models: int, 
     return np.cumsum(hist.reshape(n_rep, n_models, n_levels + 1), axis=2)[:, :, :n_levels]
 
 
-def _thresholds_passed(tp: np.ndarray, g: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """``searchsorted(thresholds, tp / g, "right")`` elementwise: how many recall thresholds each count reaches.
+def _thresholds_passed(tp: np.ndarray, g: np.ndarray, thresholds: np.ndarray,
+                       rule: str = DEFAULT_RECALL_RULE) -> np.ndarray:
+    """``searchsorted(thresholds, recall(tp, g), "right")`` elementwise: how many recall thresholds each count
+    reaches, with the recall as ``rule`` computes it.
 
-    On the even grid ``k / (K - 1)`` with integer ``g`` this is ``tp * (K - 1) // g + 1`` (capped at K): the
-    float comparisons of the reference agree with the exact rational ones, because two different fractions
-    with denominators ``K - 1`` and ``g`` differ by at least ``1 / ((K - 1) g)``, far above double rounding.
+    On the rule's even grid (``k / (K - 1)`` exact, ``np.linspace`` for nndetection) with integer ``g`` this is
+    ``tp * (K - 1) // g + 1`` (capped at K): two different fractions with denominators ``K - 1`` and ``g``
+    differ by at least ``1 / ((K - 1) g)``, far above double rounding, and (for ``(K - 1) g < 2**23``) above
+    the float32 rounding of the nndetection recall and linspace's ulp. Only exact hits ``tp / g = k / (K - 1)``
+    can then differ from the rational comparison, and whether such a hit passes depends on ``k`` alone: the
+    float32 quotient is the correctly rounded ``k / (K - 1)``.
     """
     k = len(thresholds)
-    if (k > 1 and np.array_equal(thresholds, np.arange(k) / (k - 1)) and np.array_equal(np.round(g), g)
-            and float(g.max(initial=1)) * k < 2**40):
+    grid = np.linspace(0.0, 1.0, k) if rule == "nndetection" else np.arange(k) / (k - 1) if k > 1 else None
+    limit = 2**23 if rule == "nndetection" else 2**40
+    if (k > 1 and np.array_equal(thresholds, grid) and np.array_equal(np.round(g), g)
+            and float(g.max(initial=1)) * k < limit):
         # floor of the rounded quotient is the exact floor: a non-integer tp (K-1) / g is >= 1/g below the next
         # integer, far more than one rounding step
-        level = np.floor(tp * float(k - 1) / g[:, None])
+        num = tp * float(k - 1)
+        level = np.floor(num / g[:, None])
+        if rule == "nndetection":
+            hit_k = np.arange(k)
+            fails = recall_values(hit_k, k - 1, rule) < thresholds  # hits at these k miss their threshold
+            if fails.any():
+                hits = np.nonzero(num == level * g[:, None])  # exact hits: few (mostly tp = 0, which passes)
+                at = np.minimum(level[hits], k - 1).astype(np.int64)
+                level[hits] -= fails[at]
         level += 1
         np.minimum(level, k, out=level)
         return level.astype(np.int32)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.searchsorted(thresholds, tp / g[:, None], side="right")
+        return np.searchsorted(thresholds, recall_values(tp, g[:, None], rule), side="right")
 
 
 def _prefix_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -327,9 +407,10 @@ class _Stack:
     """Layouts of one class of several tables, processed together (one sparse product, shared passes)."""
 
     layouts: list[_Layout]
+    n_cols: int  # weight rows of the product: images, plus copy rows where some layout uses them
 
     def __post_init__(self) -> None:
-        self.counts = sp.vstack([lay.counts for lay in self.layouts], format="csr")
+        self.counts = sp.vstack([_widen(lay.counts, self.n_cols) for lay in self.layouts], format="csr")
         widths = [lay.width for lay in self.layouts]
         self.col = np.concatenate([[0], np.cumsum(widths)])
         n_tp = [lay.n_tp for lay in self.layouts]
@@ -340,10 +421,17 @@ class _Stack:
         self.fp_model = np.repeat(np.arange(len(n_fp)), n_fp)
 
 
+def _widen(counts: sp.csr_matrix, n_cols: int) -> sp.csr_matrix:
+    """``counts`` with ``n_cols`` columns (the extra ones empty), sharing its arrays."""
+    if counts.shape[1] == n_cols:
+        return counts
+    return sp.csr_matrix((counts.data, counts.indices, counts.indptr), shape=(counts.shape[0], n_cols))
+
+
 def _stack_scores(
     stack: _Stack, w_t: np.ndarray, g: np.ndarray, num_images: np.ndarray, need_thresholds: np.ndarray | None,
     thresholds: np.ndarray | None, order: np.ndarray | None, limit: np.ndarray | None, rates: np.ndarray | None,
-    rate_order: np.ndarray | None, interpolation: str,
+    rate_order: np.ndarray | None, interpolation: str, rule: str = DEFAULT_RECALL_RULE,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """AP and per-class FROC ``[R, M]`` of every layout of ``stack`` for one block of replicates."""
     n_rep = w_t.shape[1]
@@ -358,7 +446,7 @@ def _stack_scores(
         np.cumsum(fp, axis=1, out=fp)
         tps.append(tp)
         fps.append(fp)
-    ap = None if thresholds is None else _stack_ap(stack, tps, fps, g, need_thresholds, thresholds, order)
+    ap = None if thresholds is None else _stack_ap(stack, tps, fps, g, need_thresholds, thresholds, order, rule)
     froc = None
     if rates is not None:
         froc = _stack_froc(stack, tps, fps, g, num_images, limit, rates, rate_order, interpolation)
@@ -366,7 +454,7 @@ def _stack_scores(
 
 
 def _stack_ap(stack: _Stack, tps: list, fps: list, g: np.ndarray, need: np.ndarray, thresholds: np.ndarray,
-              order: np.ndarray | None) -> np.ndarray:
+              order: np.ndarray | None, rule: str = DEFAULT_RECALL_RULE) -> np.ndarray:
     n_rep, n_models, total_tp = tps[0].shape[0], len(stack.layouts), int(stack.tp_off[-1])
     n_thr = len(thresholds)
     if total_tp == 0:
@@ -390,7 +478,8 @@ def _stack_ap(stack: _Stack, tps: list, fps: list, g: np.ndarray, need: np.ndarr
     if n_models == 1 and total_tp >= _LOOP_SEARCH_WIDTH:
         first = _first_reaching(tp_end, stack.tp_model, 1, need, "left")
     else:
-        first = _count_by_level(_thresholds_passed(tp_end, g, sorted_t), stack.tp_model, n_models, n_thr)
+        passed = _thresholds_passed(tp_end, g, sorted_t, rule)
+        first = _count_by_level(passed, stack.tp_model, n_models, n_thr)
     n_tp = np.diff(stack.tp_off)
     reached = first < n_tp[None, :, None]
     # envelope at each query = max of prec from there to the model's end: segment maxima, then reverse cummax
@@ -454,7 +543,7 @@ def _stack_froc(stack: _Stack, tps: list, fps: list, g: np.ndarray, num_images: 
 
 
 # -- public ------------------------------------------------------------------------------------------------------
-def _options(metrics: Sequence[str], recall_thresholds: Any, rates: Any, interpolation: str):
+def _options(metrics: Sequence[str], recall_thresholds: Any, rates: Any, interpolation: str, rule: str):
     unknown = set(metrics) - {"map", "froc"}
     if unknown:
         raise ValueError(f"Unknown batched metric(s) {sorted(unknown)}. Valid: map, froc")
@@ -462,11 +551,7 @@ def _options(metrics: Sequence[str], recall_thresholds: Any, rates: Any, interpo
         raise ValueError(f"Unknown interpolation {interpolation!r}. Valid: {', '.join(INTERPOLATIONS)}")
     thresholds = order = rates_arr = rate_order = None
     if "map" in metrics:
-        thresholds = (
-            recall_grid(int(recall_thresholds))
-            if np.ndim(recall_thresholds) == 0
-            else np.asarray(recall_thresholds, np.float64).reshape(-1)
-        )
+        thresholds = recall_thresholds_for(recall_thresholds, check_recall_rule(rule))
         if np.any(np.diff(thresholds) < 0):
             order = np.argsort(thresholds, kind="stable")
     if "froc" in metrics:
@@ -484,13 +569,16 @@ def batched_scores_many(
     recall_thresholds: Any = N_RECALL_THRESHOLDS,
     rates: Any = FROC_RATES,
     interpolation: str = "linear",
+    recall_rule: str = DEFAULT_RECALL_RULE,
 ) -> list[dict[str, np.ndarray]]:
     """:func:`batched_scores` of several tables on the same replicates (e.g. all models of a dataset).
 
     Tables with the same images, ground truth and classes are processed together: small tables share one
     sparse product and every array pass, which removes most per-table overhead.
     """
-    thresholds, order, rates_arr, rate_order = _options(metrics, recall_thresholds, rates, interpolation)
+    thresholds, order, rates_arr, rate_order = _options(
+        metrics, recall_thresholds, rates, interpolation, recall_rule
+    )
     n_rep = weights.n_replicates
     results: list[dict[str, np.ndarray]] = [{} for _ in tables]
     groups: dict[tuple, list[int]] = {}
@@ -499,6 +587,17 @@ def batched_scores_many(
     for members in groups.values():
         aligned = weights.aligned(tables[members[0]])
         n_classes = tables[members[0]].n_classes
+        # tied blocks mixing TPs and FPs in images drawn twice or more: lay them out once per copy (mAP only)
+        copied = [
+            _copied_images(tables[i], aligned.copies) if thresholds is not None else np.zeros(0, np.int64)
+            for i in members
+        ]
+        images = np.unique(np.concatenate(copied))
+        w_t_all, offset = aligned.extended(images) if len(images) else (aligned.w_t, None)
+        all_layouts = [
+            _layouts(tables[i], aligned.copies, offset, w_t_all.shape[0]) if len(c) else _layouts(tables[i])
+            for i, c in zip(members, copied, strict=True)
+        ]
         ap = np.full((n_rep, len(members), n_classes), np.nan)
         fr = np.full((n_rep, len(members), n_classes), np.nan)
         for c in range(n_classes):
@@ -507,20 +606,21 @@ def batched_scores_many(
             g = np.where(valid, num_gt, 1.0)
             need = limit = None
             if thresholds is not None:
-                need = _recall_counts(g, thresholds if order is None else thresholds[order]).astype(np.int32)
+                sorted_t = thresholds if order is None else thresholds[order]
+                need = _recall_counts(g, sorted_t, recall_rule).astype(np.int32)
             if rates_arr is not None:
                 limit = _fp_limits(weights.num_images, rates_arr[rate_order]).astype(np.int32)  # sorted rates
-            layouts = [_layouts(tables[i])[c] for i in members]
+            layouts = [lays[c] for lays in all_layouts]
             for idx in _pack(layouts):
-                stack = _Stack([layouts[j] for j in idx])
+                stack = _Stack([layouts[j] for j in idx], w_t_all.shape[0])
                 chunk = max(1, min(n_rep, _MAX_CHUNK_ELEMENTS // max(stack.counts.shape[0], 1)))
                 for lo in range(0, n_rep, chunk):
                     hi = min(lo + chunk, n_rep)
-                    w_t = aligned.w_t if (lo, hi) == (0, n_rep) else np.ascontiguousarray(aligned.w_t[:, lo:hi])
+                    w_t = w_t_all if (lo, hi) == (0, n_rep) else np.ascontiguousarray(w_t_all[:, lo:hi])
                     a, f = _stack_scores(
                         stack, w_t, g[lo:hi], weights.num_images[lo:hi], None if need is None else need[lo:hi],
                         thresholds, order, None if limit is None else limit[lo:hi], rates_arr, rate_order,
-                        interpolation,
+                        interpolation, recall_rule,
                     )
                     if a is not None:
                         ap[lo:hi, idx, c] = a
@@ -560,19 +660,29 @@ def batched_scores(
     recall_thresholds: Any = N_RECALL_THRESHOLDS,
     rates: Any = FROC_RATES,
     interpolation: str = "linear",
+    recall_rule: str = DEFAULT_RECALL_RULE,
 ) -> dict[str, np.ndarray]:
     """``{"map": [R], "froc": [R]}`` for integer count ``weights`` (see the module docstring).
 
     ``weights`` is a ``[R, n_images]`` array in the table's image order, or a :class:`ReplicateWeights`
     (images matched by id; share one across the tables of a dataset to prepare the weights once).
+    ``recall_rule`` is mAP's (:mod:`benchmark.metrics.coco`); each replicate equals scoring its resampled set.
     """
     rw = weights if isinstance(weights, ReplicateWeights) else ReplicateWeights(weights, table.image_ids)
-    return batched_scores_many([table], rw, metrics, recall_thresholds, rates, interpolation)[0]
+    return batched_scores_many([table], rw, metrics, recall_thresholds, rates, interpolation, recall_rule)[0]
 
 
-def batched_map(table: MatchTable, weights: Any, recall_thresholds: Any = N_RECALL_THRESHOLDS) -> np.ndarray:
-    """mAP per replicate, equal to ``map_from_matches(table, weights[r]).map`` for every row ``r``."""
-    return batched_scores(table, weights, ("map",), recall_thresholds=recall_thresholds)["map"]
+def batched_map(
+    table: MatchTable,
+    weights: Any,
+    recall_thresholds: Any = N_RECALL_THRESHOLDS,
+    recall_rule: str = DEFAULT_RECALL_RULE,
+) -> np.ndarray:
+    """mAP per replicate, equal to ``map_from_matches(table, weights[r], recall_thresholds, recall_rule).map``
+    for every row ``r``."""
+    return batched_scores(
+        table, weights, ("map",), recall_thresholds=recall_thresholds, recall_rule=recall_rule
+    )["map"]
 
 
 def batched_froc(

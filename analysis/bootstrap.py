@@ -7,6 +7,11 @@ match tables (no re-matching) and recomputes both metrics with :mod:`analysis.ba
 the per-replicate :func:`~benchmark.metrics.coco.map_from_matches` / :func:`~benchmark.metrics.froc.froc_from_matches`
 exactly. The generator of a dataset is seeded from ``(seed, dataset id)``, so a dataset's replicates do not
 depend on which other datasets are analysed.
+
+A replicate is the **resampled set** of images: the drawn images in image order, each image's copies adjacent
+(so among tied scores: image, then copy, then rank in the image); its values equal scoring that set from
+scratch (:class:`~benchmark.metrics.matching.SortedClass`). mAP uses ``recall_rule`` (default
+``"nndetection"``, :mod:`benchmark.metrics.coco`) for the full-data value and every replicate alike.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pandas as pd
 from analysis.batched_metrics import ReplicateWeights, batched_scores_many
 from analysis.ranking import rank_desc
 from analysis.store import ModelKey, ResultsStore, check_paired
-from benchmark.metrics.coco import map_from_matches
+from benchmark.metrics.coco import DEFAULT_RECALL_RULE, check_recall_rule, map_from_matches
 from benchmark.metrics.froc import froc_from_matches
 from benchmark.metrics.matching import MatchTable
 
@@ -62,11 +67,16 @@ def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
     return tuple(metrics)
 
 
-def full_metrics(table: MatchTable, metrics: Sequence[str] = METRICS) -> dict[str, float]:
+def full_metrics(
+    table: MatchTable, metrics: Sequence[str] = METRICS, recall_rule: str = DEFAULT_RECALL_RULE
+) -> dict[str, float]:
     """Full-data metric values of one table (the reference functions, no weights)."""
     out = {}
     for m in _check_metrics(metrics):
-        out[m] = map_from_matches(table).map if m == "map@0.1" else froc_from_matches(table).score
+        if m == "map@0.1":
+            out[m] = map_from_matches(table, recall_rule=recall_rule).map
+        else:
+            out[m] = froc_from_matches(table).score
     return out
 
 
@@ -77,6 +87,7 @@ class BootstrapResult:
     ``full``: dataset, architecture, pretraining, metric, value, rank. ``replicates``: the same plus
     ``replicate``. ``rank`` is 1 for the best (highest) value among the dataset's models, ties get the
     smallest rank of their block (see :mod:`analysis.ranking`). ``counts[dataset]`` is ``(image_ids, [R, n])``.
+    ``recall_rule`` is mAP's recall rule (record it with the results).
     """
 
     full: pd.DataFrame
@@ -84,6 +95,7 @@ class BootstrapResult:
     n_replicates: int
     seed: int
     counts: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict, repr=False)
+    recall_rule: str = DEFAULT_RECALL_RULE
 
 
 def bootstrap_dataset(
@@ -93,12 +105,14 @@ def bootstrap_dataset(
     dataset: str = "",
     metrics: Sequence[str] = METRICS,
     counts: np.ndarray | None = None,
+    recall_rule: str = DEFAULT_RECALL_RULE,
 ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[tuple[str, ...], np.ndarray]]:
     """Bootstrap one dataset: ``(full, replicates, (image_ids, counts))`` frames for its models.
 
     ``counts`` (``[R, n_images]`` in the image order of the first table) overrides the seeded draw.
     """
     metrics = _check_metrics(metrics)
+    check_recall_rule(recall_rule)
     if not tables:
         raise ValueError(f"no models to bootstrap for dataset {dataset!r}")
     check_paired(tables, dataset)
@@ -114,11 +128,11 @@ def bootstrap_dataset(
     values = {m: np.empty((n_rep, len(models))) for m in metrics}
     full = {m: np.empty(len(models)) for m in metrics}
     names = tuple(_BATCHED_NAME[m] for m in metrics)
-    all_scores = batched_scores_many([tables[k] for k in models], weights, names)
+    all_scores = batched_scores_many([tables[k] for k in models], weights, names, recall_rule=recall_rule)
     for j, key in enumerate(models):
         table = tables[key]
         scores = all_scores[j]
-        ref = full_metrics(table, metrics)
+        ref = full_metrics(table, metrics, recall_rule)
         for m, name in zip(metrics, names, strict=True):
             values[m][:, j] = scores[name]
             full[m][j] = ref[m]
@@ -154,11 +168,12 @@ def bootstrap_tables(
     n_replicates: int = 1000,
     seed: int = 0,
     metrics: Sequence[str] = METRICS,
+    recall_rule: str = DEFAULT_RECALL_RULE,
 ) -> BootstrapResult:
     """Bootstrap every dataset of ``{dataset: {(architecture, pretraining): MatchTable}}``."""
     fulls, reps, counts = [], [], {}
     for dataset in sorted(tables):
-        f, r, c = bootstrap_dataset(tables[dataset], n_replicates, seed, dataset, metrics)
+        f, r, c = bootstrap_dataset(tables[dataset], n_replicates, seed, dataset, metrics, recall_rule=recall_rule)
         fulls.append(f)
         reps.append(r)
         counts[dataset] = c
@@ -166,7 +181,9 @@ def bootstrap_tables(
         raise ValueError("no datasets to bootstrap")
     full = pd.concat(fulls, ignore_index=True)
     replicates = pd.concat(reps, ignore_index=True)
-    return BootstrapResult(full=full, replicates=replicates, n_replicates=n_replicates, seed=seed, counts=counts)
+    return BootstrapResult(
+        full=full, replicates=replicates, n_replicates=n_replicates, seed=seed, counts=counts, recall_rule=recall_rule
+    )
 
 
 def bootstrap_store(
@@ -175,6 +192,7 @@ def bootstrap_store(
     seed: int = 0,
     metrics: Sequence[str] = METRICS,
     models: Sequence[ModelKey] | None = None,
+    recall_rule: str = DEFAULT_RECALL_RULE,
 ) -> BootstrapResult:
     """Bootstrap every dataset of an opened results store (optionally only the given models)."""
     tables = {}
@@ -182,4 +200,4 @@ def bootstrap_store(
         keys = store.models(dataset) if models is None else [m for m in store.models(dataset) if m in set(models)]
         if keys:
             tables[dataset] = {k: store.table(dataset, *k) for k in keys}
-    return bootstrap_tables(tables, n_replicates, seed, metrics)
+    return bootstrap_tables(tables, n_replicates, seed, metrics, recall_rule)

@@ -37,10 +37,19 @@ _IOU_CAP = 1 - 1e-10  # as nnDetection: a threshold of 1.0 still matches boxes e
 class SortedClass:
     """One class's detections in global descending-score order (the order AP and FROC accumulate in).
 
-    Besides the columns it keeps the only positions the metrics read: ``tp_rows`` (AP's precision envelope
-    and recall lookup only ever land on true positives) and ``curve_rows`` (the FROC operating points that
-    bound a rise in sensitivity, plus the last; dropped points lie on flat stretches and cannot change an
-    interpolated value). Cumulative counts are full-length integer sums, then read at these positions.
+    Ties are ordered by image, then by row (rank in the image). Besides the columns it keeps the only positions
+    the metrics read: ``tp_rows`` (AP's precision envelope and recall lookup only ever land on true positives)
+    and ``curve_rows`` (the FROC operating points that bound a rise in sensitivity, plus the last; dropped
+    points lie on flat stretches and cannot change an interpolated value). Cumulative counts are full-length
+    integer sums, then read at these positions.
+
+    **Resampled sets.** Integer per-image weights stand for the resampled set of images: the images in image
+    order, each image's copies adjacent. Among tied scores that set orders detections by image, then copy,
+    then rank, so inside a run of tied scores an image's detections (a *block*) are repeated block by block.
+    Where a block holds both a TP and an FP this differs from weighting each detection (TP, FP, TP, FP versus
+    TP, TP, FP, FP for weight 2); :meth:`resample_order` builds the resampled sequence and
+    :meth:`counts_at_true_positives` reads AP's counts from it. FROC reads counts only at tie-group ends, where
+    both orders agree, so :meth:`cumulative` (detection-by-detection weights) serves it.
     """
 
     image: np.ndarray  # int64 [K] image index of each detection
@@ -52,11 +61,81 @@ class SortedClass:
     curve_rows: np.ndarray  # int64, tie-group ends needed for FROC interpolation
 
     def cumulative(self, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Cumulative (weighted) TP and FP counts ``[K]``; integer weights keep them exact integers."""
+        """Cumulative (weighted) TP and FP counts ``[K]``; integer weights keep them exact integers.
+
+        Each detection is weighted by its image's weight; at tie-group ends (all FROC reads) the counts equal
+        those of the resampled set, inside a tie group they need not (see the class docstring).
+        """
         if weights is None:
             return np.cumsum(self.tp, dtype=np.int64), np.cumsum(self.fp, dtype=np.int64)
         w = weights.take(self.image)
         return np.cumsum(w * self.tp), np.cumsum(w * self.fp)
+
+    @cached_property
+    def mixed_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(start, length, image)`` of every block (one image's rows inside one tie group) that holds both a
+        TP and an FP: the only blocks whose repetition order matters."""
+        n = len(self.tp)
+        if n < 2 or self.tie_end.all():
+            z = np.zeros(0, np.int64)
+            return z, z, z
+        new = np.ones(n, bool)
+        new[1:] = self.tie_end[:-1] | (self.image[1:] != self.image[:-1])
+        starts = np.flatnonzero(new)
+        block = np.cumsum(new) - 1
+        mixed = (np.bincount(block, weights=self.tp, minlength=len(starts)) > 0) & (
+            np.bincount(block, weights=self.fp, minlength=len(starts)) > 0
+        )
+        lengths = np.diff(np.append(starts, n))
+        starts, lengths = starts[mixed], lengths[mixed]
+        return starts.astype(np.int64), lengths.astype(np.int64), self.image[starts]
+
+    def resample_order(self, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, copy)``: the row sequence with each mixed block of an image with ``copies[image] >= 2``
+        repeated that many times (``copy`` 0, 1, ... for its rows, -1 for rows that appear once).
+
+        With ``copies`` the bootstrap counts this is the resampled set's order up to rows that need no
+        repetition (weight them by their image's count); see the class docstring.
+        """
+        n = len(self.tp)
+        start, length, image = self.mixed_blocks
+        rep = copies[image] if len(image) else np.zeros(0, np.int64)
+        sel = rep >= 2
+        if not sel.any():
+            return np.arange(n), np.full(n, -1, np.int64)
+        start, length, rep = start[sel], length[sel], rep[sel].astype(np.int64)
+        edge = np.zeros(n + 1, np.int64)
+        edge[start] += 1
+        edge[start + length] -= 1
+        inside = np.cumsum(edge[:-1]) > 0
+        size = np.where(inside, 0, 1)  # expanded positions taken by each row's unit (a block: at its start)
+        size[start] = length * rep
+        unit_len = np.ones(n, np.int64)
+        unit_len[start] = length
+        unit = np.repeat(np.arange(n), size)
+        j = np.arange(len(unit)) - np.repeat(np.cumsum(size) - size, size)
+        span = unit_len[unit]
+        rows = unit + j % span
+        copy = np.where(inside[unit], j // span, -1)
+        return rows, copy
+
+    def counts_at_true_positives(self, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative TP and FP counts at every TP position of the (resampled) sequence: what AP reads.
+
+        Integer weights give the resampled set's counts exactly (tied blocks repeated copy by copy); other
+        weights multiply each detection.
+        """
+        if weights is None or weights.dtype.kind not in "iu" or not len(self.mixed_blocks[0]):
+            tp_cum, fp_cum = self.cumulative(weights)
+            return tp_cum[self.tp_rows], fp_cum[self.tp_rows]
+        rows, copy = self.resample_order(weights)
+        if len(rows) == len(self.tp) and not (copy >= 0).any():
+            tp_cum, fp_cum = self.cumulative(weights)
+            return tp_cum[self.tp_rows], fp_cum[self.tp_rows]
+        w = np.where(copy >= 0, 1, weights.take(self.image[rows]))
+        tp, fp = self.tp[rows], self.fp[rows]
+        at = np.flatnonzero(tp)
+        return np.cumsum(w * tp)[at], np.cumsum(w * fp)[at]
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,21 +231,33 @@ class MatchTable:
 
     # -- the one sort the metrics need -------------------------------------------------------------------
     @cached_property
+    def _image_order(self) -> np.ndarray:
+        """Rows by image, stably (the tie order: image, then row); the identity for image-major tables."""
+        img = self.image_index
+        if len(img) < 2 or bool(np.all(img[1:] >= img[:-1])):
+            return np.arange(len(img))
+        return stable_argsort_ints(img)
+
+    @cached_property
     def sorted_by_class(self) -> tuple[SortedClass, ...]:
-        """Each class's rows by descending score; ties keep row order (image order, then rank in image).
+        """Each class's rows by descending score; ties by image, then row order (rank in the image).
 
         This is nnDetection's order: it concatenates the per-image (already score-sorted) lists in image
-        order and applies a stable sort.
+        order and applies a stable sort. :func:`match_detections` writes rows image by image, so for its
+        tables this is plain row order.
         """
-        by_score = stable_argsort_desc(self.score)
+        base = self._image_order
+        by_score = base[stable_argsort_desc(self.score[base])]
         order = by_score[stable_argsort_ints(self.class_index[by_score])]
         bounds = np.searchsorted(self.class_index[order], np.arange(self.n_classes + 1))
         return tuple(self._sorted(order[bounds[c] : bounds[c + 1]]) for c in range(self.n_classes))
 
     @cached_property
     def sorted_pooled(self) -> SortedClass:
-        """All rows by descending score, classes pooled (nnDetection's class-agnostic FROC)."""
-        return self._sorted(stable_argsort_desc(self.score))
+        """All rows by descending score (ties as in :attr:`sorted_by_class`), classes pooled (nnDetection's
+        class-agnostic FROC)."""
+        base = self._image_order
+        return self._sorted(base[stable_argsort_desc(self.score[base])])
 
     def _sorted(self, rows: np.ndarray) -> SortedClass:
         score = self.score[rows]

@@ -2,7 +2,10 @@
 
 Both follow the paper's evaluation (Eckstein et al., MICCAI 2025, Sec. 2.4: mAP at IoU 0.1; FROC at
 1/8..8 FP per image), computed as nnDetection computes them (see :mod:`benchmark.metrics.coco` and
-:mod:`benchmark.metrics.froc` for the definitions and the documented deviations).
+:mod:`benchmark.metrics.froc` for the definitions and the documented deviations). ``map@0.1`` uses
+nnDetection's recall rule (float32 recall against ``np.linspace`` thresholds); ``map_exact@0.1`` is the same
+mAP with exact recall thresholds ``k/100`` (not comparable with nnDetection's numbers). The rule is recorded in
+each result's details (``recall_rule``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.metrics.coco import map_from_matches
+from benchmark.metrics.coco import DEFAULT_RECALL_RULE, check_recall_rule, map_from_matches
 from benchmark.metrics.froc import FROC_RATES, froc_from_matches
 from benchmark.metrics.matching import MAX_DETECTIONS, MatchTable, match_detections
 from benchmark.metrics.registry import METRICS, EvaluationInput, MetricResult
@@ -43,18 +46,32 @@ class IoUMatched:
 
 @dataclass(frozen=True)
 class MeanAPMetric(IoUMatched):
-    """COCO 101-point mAP at one IoU threshold, averaged over classes with ground truth."""
+    """COCO 101-point mAP at one IoU threshold, averaged over classes with ground truth.
+
+    ``recall_rule`` is ``"nndetection"`` (default; named ``map@T``) or ``"exact"`` (named ``map_exact@T``).
+    """
+
+    recall_rule: str = DEFAULT_RECALL_RULE
+
+    def __post_init__(self) -> None:
+        check_recall_rule(self.recall_rule)
 
     @property
     def name(self) -> str:
-        return f"map@{self.iou_threshold:g}"
+        prefix = "map" if self.recall_rule == DEFAULT_RECALL_RULE else f"map_{self.recall_rule}"
+        return f"{prefix}@{self.iou_threshold:g}"
 
     @property
     def description(self) -> str:
-        return f"mean average precision at IoU {self.iou_threshold:g} (COCO 101-point, nnDetection matching)"
+        if self.recall_rule == "exact":
+            return (
+                f"mean average precision at IoU {self.iou_threshold:g} (COCO 101-point, exact recall thresholds "
+                "k/100; not comparable with nnDetection)"
+            )
+        return f"mean average precision at IoU {self.iou_threshold:g} (COCO 101-point, as nnDetection computes it)"
 
     def score(self, table: MatchTable, weights: Any = None) -> MetricResult:
-        result = map_from_matches(table, weights)
+        result = map_from_matches(table, weights, recall_rule=self.recall_rule)
         return MetricResult(self.name, result.map, result.to_dict())
 
 
@@ -80,5 +97,5 @@ class FROCMetric(IoUMatched):
         return MetricResult(self.name, result.score, result.to_dict())
 
 
-for _metric in (MeanAPMetric(0.1), FROCMetric(0.1)):
+for _metric in (MeanAPMetric(0.1), MeanAPMetric(0.1, recall_rule="exact"), FROCMetric(0.1)):
     METRICS.register(_metric.name, _metric)

@@ -45,9 +45,10 @@ def same(a: float, b: float) -> bool:
     return a == b or (np.isnan(a) and np.isnan(b))
 
 
+@pytest.mark.parametrize("rule", ["nndetection", "exact"])
 @pytest.mark.parametrize("tie_levels", [None, 4, 20])
 @pytest.mark.parametrize("seed", range(8))
-def test_equals_reference_on_every_replicate(seed, tie_levels):
+def test_equals_reference_on_every_replicate(seed, tie_levels, rule):
     rng = np.random.default_rng(seed)
     table = random_table(rng, n_images=int(rng.integers(2, 40)), n_classes=int(rng.integers(1, 4)),
                          max_dets=int(rng.integers(1, 25)), tie_levels=tie_levels)
@@ -55,10 +56,40 @@ def test_equals_reference_on_every_replicate(seed, tie_levels):
     w[0] = 1  # every image once
     w[1] = 0
     w[1, 0] = table.n_images  # one image only (often no ground truth: NaN)
-    got = batched_scores(table, w)
+    got = batched_scores(table, w, recall_rule=rule)
     for r in range(len(w)):
-        assert same(got["map"][r], map_from_matches(table, w[r]).map), r
+        assert same(got["map"][r], map_from_matches(table, w[r], recall_rule=rule).map), r
         assert same(got["froc"][r], froc_from_matches(table, w[r]).score), r
+
+
+@pytest.mark.parametrize("rule", ["nndetection", "exact"])
+def test_threshold_counting_shortcut_equals_searchsorted(rule):
+    """The closed form for how many grid thresholds a count reaches (with the nndetection rule's float32 hits
+    corrected) equals searchsorted on the rule's recall, for every count of up to 3000 objects."""
+    from analysis.batched_metrics import _recall_counts, _thresholds_passed
+    from benchmark.metrics.coco import recall_grid, recall_values
+
+    g = np.arange(1, 3001, dtype=np.float64)
+    tp = np.minimum(np.arange(0, 3001)[None, :], g[:, None]).astype(np.int32)
+    for k in (101, 11, 1001):
+        thresholds = recall_grid(k, rule)
+        expected = np.searchsorted(thresholds, recall_values(tp, g[:, None], rule), side="right")
+        np.testing.assert_array_equal(_thresholds_passed(tp, g, thresholds, rule), expected)
+        need = _recall_counts(g, thresholds, rule)
+        assert np.all(recall_values(need, g[:, None], rule) >= thresholds)
+        assert np.all((need == 0) | (recall_values(need - 1, g[:, None], rule) < thresholds))
+
+
+def test_recall_rule_changes_replicates_and_is_validated():
+    """Ten objects in one image, nine found: every replicate drawing the image once reads recall 9/10 as
+    float32 under nndetection (misses 0.90) and exactly under exact."""
+    table = MatchTable(("a", "b"), ("x",), np.zeros(12, np.int64), np.zeros(12, np.int64),
+                       np.linspace(0.9, 0.1, 12), np.arange(12) < 9, np.zeros(12, bool), np.array([[10], [0]]))
+    w = np.array([[1, 1], [1, 0], [1, 5]])
+    np.testing.assert_allclose(batched_map(table, w), 90 / 101, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(batched_map(table, w, recall_rule="exact"), 91 / 101, rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="Valid: nndetection, exact"):
+        batched_map(table, w, recall_rule="coco")
 
 
 def test_options_step_interpolation_custom_rates_and_thresholds():
@@ -90,7 +121,7 @@ def test_many_tables_on_shared_replicates_equal_reference(tie_levels):
                            t.score, t.tp, t.ignored, t.gt_counts[perm])
     w = counts(rng, n, 30)
     weights = ReplicateWeights(w, tables[0].image_ids)
-    got = batched_scores_many(tables, weights, rates=(4.0, 0.25, 1.0))  # unsorted rates too
+    got = batched_scores_many(tables, weights, rates=(4.0, 0.25, 1.0))  # unsorted rates too; ties copy by copy
     for table, scores in zip(tables, got, strict=True):
         order = [tables[0].image_ids.index(c) for c in table.image_ids]
         for r in range(len(w)):

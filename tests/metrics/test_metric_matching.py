@@ -210,3 +210,20 @@ def test_registry_and_evaluate():
     assert results["map@0.1"].value == 1.0 and results["froc@0.1"].value == 1.0
     assert get_metric("map@0.1").match_key == get_metric("froc@0.1").match_key  # one shared match table
     assert results["froc@0.1"].to_dict()["details"]["rates"][0] == 0.125
+
+
+def test_named_map_metrics_record_their_recall_rule():
+    """``map@0.1`` is nnDetection's rule, ``map_exact@0.1`` the exact variant; both say so in their details."""
+    from benchmark.metrics import EvaluationInput, evaluate
+
+    boxes = np.array([[0, 0, 10 * i, 5, 5, 10 * i + 5] for i in range(10)], np.float64)
+    preds = {"a": (boxes[:9], np.linspace(0.9, 0.5, 9), np.zeros(9, np.int64))}
+    gt = {"a": (boxes, np.zeros(10, np.int64))}
+    inputs = EvaluationInput(predictions=preds, ground_truth=gt, class_names=("x",))
+    results = evaluate(["map@0.1", "map_exact@0.1"], inputs)
+    assert results["map@0.1"].value == pytest.approx(90 / 101, abs=1e-12)
+    assert results["map@0.1"].details["recall_rule"] == "nndetection"
+    assert results["map_exact@0.1"].value == pytest.approx(91 / 101, abs=1e-12)
+    assert results["map_exact@0.1"].details["recall_rule"] == "exact"
+    with pytest.raises(ValueError, match="Valid: nndetection, exact"):
+        map_from_matches(match_detections(preds, gt, 1), recall_rule="linspace")

@@ -125,6 +125,41 @@ def test_bootstrap_counts_equal_materialised_resample(p, weight_seed):
     _assert_same(weighted, _scores(*resampled, p["n_classes"]))
 
 
+@SETTINGS
+@given(p=problems, weight_seed=st.integers(0, 2**32 - 1), integer=st.booleans())
+def test_bootstrap_counts_equal_materialised_resample_with_tied_scores(p, weight_seed, integer):
+    """Scores rounded to one decimal (ties inside images, mixing TPs and FPs): integer weights still equal the
+    resampled set (copies adjacent in image order) scored from scratch."""
+    preds, gt = random_problem(
+        p["seed"], p["n_images"], p["n_classes"], ignore_frac=p["ignore_frac"], tied_scores=True, integer=integer
+    )
+    rng = np.random.default_rng(weight_seed)
+    counts = rng.integers(0, 4, len(gt))  # zeros and multiples
+    for rule in ("nndetection", "exact"):
+        table = match_detections(preds, gt, p["n_classes"])
+        scratch = match_detections(*_replicate(preds, gt, counts), p["n_classes"])
+        weighted = map_from_matches(table, counts, recall_rule=rule)
+        expected = map_from_matches(scratch, recall_rule=rule)
+        np.testing.assert_allclose(weighted.per_class, expected.per_class, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(
+            froc_from_matches(table, counts).sensitivity, froc_from_matches(scratch).sensitivity, atol=1e-12, rtol=0
+        )
+
+
+def test_tie_order_is_image_then_row_whatever_the_row_order():
+    """A hand-built table whose rows interleave images: tied scores are still ordered by image, then row."""
+    from benchmark.metrics.matching import MatchTable
+
+    interleaved = MatchTable(("a", "b"), ("x",), [1, 0, 0], [0, 0, 0], [0.5, 0.5, 0.5], [False, True, False],
+                             [False] * 3, np.array([[1], [0]]))
+    ordered = MatchTable(("a", "b"), ("x",), [0, 0, 1], [0, 0, 0], [0.5, 0.5, 0.5], [True, False, False],
+                         [False] * 3, np.array([[1], [0]]))
+    s = interleaved.sorted_by_class[0]
+    assert list(s.image) == [0, 0, 1] and list(s.tp) == [True, False, False]
+    for w in (None, [1, 1], [3, 1], [2, 0]):
+        assert map_from_matches(interleaved, w).map == map_from_matches(ordered, w).map
+
+
 def test_bad_weights_raise():
     preds, gt = random_problem(0, 3, 1)
     table = match_detections(preds, gt, 1)

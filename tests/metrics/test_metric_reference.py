@@ -1,7 +1,9 @@
 """mAP and FROC against a plain per-image Python implementation of the COCO / nnDetection algorithms.
 
 The reference below is written independently of ``benchmark.metrics``: nested loops per image and class,
-exact integer comparison for the 101 recall thresholds, and ``np.interp`` over FROC operating points.
+for the 101 recall thresholds either exact integer comparisons (``recall_rule="exact"``) or nnDetection's
+float32 recall against ``np.linspace`` thresholds (the default ``"nndetection"``), and ``np.interp`` over FROC
+operating points.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from metric_cases import random_problem
+from metric_cases import random_problem, stress_problem
 
 from benchmark.metrics import froc_from_matches, map_from_matches, match_detections
 
 RATES = [1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8]
+LINSPACE = np.linspace(0.0, 1.0, 101).tolist()
 
 
 def _iou(a, b) -> float:
@@ -62,7 +65,15 @@ def reference_match(preds, gt, n_classes, thr=0.1, max_det=100):
     return records, n_gt
 
 
-def reference_ap(records, n_gt) -> float:
+def _reaches(tp: int, n_gt: int, k: int, rule: str) -> bool:
+    """Whether recall ``tp / n_gt`` reaches the ``k``-th of 101 thresholds under ``rule``."""
+    if rule == "exact":
+        return tp * 100 >= k * n_gt  # recall t / n_gt >= k / 100, exactly
+    # nnDetection: float32 cumulative counts, so a float32 quotient, against np.linspace's float64 thresholds
+    return float(np.float32(tp) / np.float32(n_gt)) >= LINSPACE[k]
+
+
+def reference_ap(records, n_gt, rule="nndetection") -> float:
     if n_gt == 0:
         return float("nan")
     ordered = sorted(records, key=lambda r: -r[0])  # stable: image order, then rank
@@ -78,7 +89,7 @@ def reference_ap(records, n_gt) -> float:
     total = 0.0
     for k in range(101):
         for i, t in enumerate(tps):
-            if t * 100 >= k * n_gt:  # recall t / n_gt >= k / 100, exactly
+            if _reaches(t, n_gt, k, rule):
                 total += precision[i]
                 break
     return total / 101
@@ -93,10 +104,10 @@ def reference_froc(records, n_gt, n_images) -> list[float]:
     return list(np.interp(RATES, fpi, sens))
 
 
-def reference_scores(preds, gt, n_classes, thr=0.1, max_det=100):
+def reference_scores(preds, gt, n_classes, thr=0.1, max_det=100, rule="nndetection"):
     records, n_gt = reference_match(preds, gt, n_classes, thr, max_det)
     with_gt = [c for c in range(n_classes) if n_gt[c] > 0]
-    aps = [reference_ap(records[c], n_gt[c]) for c in with_gt]
+    aps = [reference_ap(records[c], n_gt[c], rule) for c in with_gt]
     frocs = [reference_froc(records[c], n_gt[c], len(gt)) for c in with_gt]
     return aps, frocs
 
@@ -110,14 +121,15 @@ def reference_scores(preds, gt, n_classes, thr=0.1, max_det=100):
     tied=st.booleans(),
     thr=st.sampled_from([0.1, 0.3, 0.5]),
     integer=st.booleans(),
+    rule=st.sampled_from(["nndetection", "exact"]),
 )
-def test_map_and_froc_equal_reference(seed, n_images, n_classes, ignore_frac, tied, thr, integer):
+def test_map_and_froc_equal_reference(seed, n_images, n_classes, ignore_frac, tied, thr, integer, rule):
     preds, gt = random_problem(
         seed, n_images, n_classes, ignore_frac=ignore_frac, tied_scores=tied, integer=integer
     )
     table = match_detections(preds, gt, n_classes, iou_threshold=thr)
-    aps, frocs = reference_scores(preds, gt, n_classes, thr)
-    ap = map_from_matches(table)
+    aps, frocs = reference_scores(preds, gt, n_classes, thr, rule=rule)
+    ap = map_from_matches(table, recall_rule=rule)
     froc = froc_from_matches(table)
     if not aps:
         assert np.isnan(ap.map) and np.isnan(froc.score)
@@ -142,3 +154,21 @@ def test_max_detections_matches_reference():
     aps, _ = reference_scores(preds, gt, 2, max_det=3)
     np.testing.assert_allclose(map_from_matches(table).per_class, aps, atol=1e-9)
     assert np.bincount(table.image_index * 2 + table.class_index).max() <= 3
+
+
+def test_round_object_counts_match_reference_per_rule():
+    """Problems whose recalls hit k/100 exactly (10, 20, 25, ... objects), where the two rules differ."""
+    differ = 0
+    for seed in range(60):
+        preds, gt, n_classes = stress_problem(4 * seed + 3)
+        table = match_detections(preds, gt, n_classes)
+        records, n_gt = reference_match(preds, gt, n_classes)
+        with_gt = [c for c in range(n_classes) if n_gt[c] > 0]
+        expected = {}
+        for rule in ("nndetection", "exact"):
+            expected[rule] = [reference_ap(records[c], n_gt[c], rule) for c in with_gt]
+            np.testing.assert_allclose(
+                map_from_matches(table, recall_rule=rule).per_class[with_gt], expected[rule], atol=1e-12, rtol=0
+            )
+        differ += not np.allclose(expected["nndetection"], expected["exact"], atol=1e-9, rtol=0)
+    assert differ >= 5  # the problems do separate the rules
