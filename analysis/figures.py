@@ -18,6 +18,7 @@ from analysis.tables import ARCHITECTURE_LABELS, ARCHITECTURE_ORDER, METRIC_LABE
 __all__ = [
     "FIGURE_FORMATS",
     "blob_figure",
+    "fit_to_contents",
     "model_label",
     "per_dataset_figure",
     "ranking_overview_figure",
@@ -28,6 +29,27 @@ FIGURE_FORMATS = ("png", "pdf")
 _MPL_VERSION = tuple(int(p) for p in matplotlib.__version__.split(".")[:2] if p.isdigit())
 _HORIZONTAL = {"orientation": "horizontal"} if _MPL_VERSION >= (3, 10) else {"vert": False}
 _PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+
+
+def fit_to_contents(fig: Figure, pad: float = 0.05, max_rounds: int = 6) -> Figure:
+    """Grow ``fig`` until every drawn artist (titles, axis labels, tick labels) lies inside it.
+
+    Constrained layout shrinks axes to make room for tick labels, but a title or axis label wider than a narrow
+    figure (a blob plot of one to three models) is centred on its axes and would be cut off. Growing the width by
+    twice the overflow keeps a centred text inside (the axes grows by as much as the figure); a few rounds
+    settle it. Returns ``fig``.
+    """
+    for _ in range(max_rounds):
+        fig.draw_without_rendering()  # runs the layout engine, rasterises nothing
+        box = fig.get_tightbbox()  # inches
+        width, height = fig.get_size_inches()
+        over_x = max(-box.x0, box.x1 - width, 0.0)
+        over_y = max(-box.y0, box.y1 - height, 0.0)
+        if over_x <= 1e-3 and over_y <= 1e-3:
+            break
+        fig.set_size_inches(width + (2 * over_x + pad if over_x > 1e-3 else 0.0),
+                            height + (2 * over_y + pad if over_y > 1e-3 else 0.0))
+    return fig
 
 
 def model_label(architecture: str, pretraining: str) -> str:
@@ -54,9 +76,10 @@ def _delta_bars(ax, deltas: pd.DataFrame, models: list[tuple[str, str]], metric:
     ax.barh(y, np.nan_to_num(values), color=[colors[a] for a, _ in models], alpha=0.85, height=0.6)
     if {"ci_low", "ci_high"} <= set(d.columns):
         low, high = d["ci_low"].to_numpy() * 100, d["ci_high"].to_numpy() * 100
-        ok = ~np.isnan(low)
-        ax.errorbar(values[ok], y[ok], xerr=[values[ok] - low[ok], high[ok] - values[ok]], fmt="none",
-                    ecolor="0.25", elinewidth=0.8, capsize=2)
+        ok = ~np.isnan(low) & ~np.isnan(high)
+        # the interval itself (a percentile interval need not contain the full-data delta, so no +-errorbar)
+        ax.hlines(y[ok], low[ok], high[ok], color="0.25", lw=0.8)
+        ax.plot(np.r_[low[ok], high[ok]], np.r_[y[ok], y[ok]], "|", color="0.25", ms=4)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels([])
@@ -106,7 +129,7 @@ def ranking_overview_figure(
     for ax, dm in zip(axes[1:], delta_metrics, strict=True):
         _delta_bars(ax, deltas, models, dm, "mean", colors)
         ax.set_title(f"vs. {PRETRAINING_LABELS.get(baseline, baseline)}", fontsize=9)
-    return fig
+    return fit_to_contents(fig)
 
 
 def per_dataset_figure(
@@ -133,6 +156,7 @@ def per_dataset_figure(
         ax_rank.set_title(dataset, fontsize=10, loc="left")
         ax_rank.set_xlabel("rank (1 = best)")
         _delta_bars(ax_delta, deltas, models, metric, dataset, colors)
+    # no fit_to_contents: panel titles are short and left-aligned, and a draw of 8 x 18 boxes costs seconds
     return fig
 
 
@@ -173,7 +197,7 @@ def blob_figure(
     ax.set_xlabel("rank (1 = best); x = median, line = 95% interval")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    return fig
+    return fit_to_contents(fig)
 
 
 def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FIGURE_FORMATS, dpi: int = 150) -> list[Path]:

@@ -19,8 +19,18 @@ import pandas as pd
 
 from analysis import ranking
 from analysis.bootstrap import METRICS, BootstrapResult, bootstrap_store
+from analysis.contents import StoreContents, describe_store
+from analysis.reported_results import reported_provenance
 from analysis.store import ModelKey, ResultsStore, open_store
-from analysis.tables import compare_with_reported, comparison_table, format_table, reported_table, table2, table3
+from analysis.tables import (
+    comparable_datasets,
+    compare_with_reported,
+    comparison_table,
+    format_table,
+    reported_table,
+    table2,
+    table3,
+)
 from benchmark.core.atomic import atomic_write_json, atomic_write_text
 
 __all__ = ["Analysis", "analyze", "complete_models", "run_analysis", "summarize", "write_analysis"]
@@ -41,9 +51,23 @@ class Analysis:
     stability: pd.DataFrame
     stability_summary: pd.DataFrame
     tables: dict[str, pd.DataFrame]
-    comparison: pd.DataFrame
+    comparison: pd.DataFrame | None  # None: nothing comparable with the reported results (comparison_note says why)
     baseline: str
     timings: dict[str, float] = field(default_factory=dict)
+    contents: StoreContents | None = None  # what the store holds, from the runs' result.json (None: not read)
+    comparison_note: str = ""
+
+    @property
+    def compared_datasets(self) -> dict[str, str]:
+        """Store dataset -> the paper's dataset, of the datasets compared with the reported results."""
+        if self.comparison is None:
+            return {}
+        return comparable_datasets(self.full, self.real_datasets)
+
+    @property
+    def real_datasets(self) -> list[str] | None:
+        """The analysed datasets that hold real data (None: decided by id, the provenance was not read)."""
+        return _real_datasets(self.full, self.contents)
 
     @property
     def full(self) -> pd.DataFrame:
@@ -52,6 +76,13 @@ class Analysis:
     @property
     def replicates(self) -> pd.DataFrame:
         return self.bootstrap.replicates
+
+
+def _real_datasets(full: pd.DataFrame, contents: StoreContents | None) -> list[str] | None:
+    if contents is None:
+        return None
+    real = set(contents.real_datasets)
+    return [d for d in sorted(full["dataset"].unique()) if d in real]
 
 
 def complete_models(store: ResultsStore) -> tuple[list[ModelKey], list[ModelKey]]:
@@ -83,17 +114,27 @@ def analyze(
         )
     if not kept:
         raise ValueError("no model has a run on every dataset of the store")
+    contents = describe_store(store)
     t0 = time.perf_counter()
     boot = bootstrap_store(store, n_replicates, seed, metrics, models=kept)
-    result = summarize(boot, baseline, store=Path(store.root), dropped=dropped)
+    result = summarize(boot, baseline, store=Path(store.root), dropped=dropped, contents=contents)
     result.timings["bootstrap_s"] = time.perf_counter() - t0 - result.timings["rankings_tables_s"]
     return result
 
 
 def summarize(
-    boot: BootstrapResult, baseline: str = "default", store: Path | None = None, dropped: Sequence[ModelKey] = ()
+    boot: BootstrapResult,
+    baseline: str = "default",
+    store: Path | None = None,
+    dropped: Sequence[ModelKey] = (),
+    contents: StoreContents | None = None,
 ) -> Analysis:
-    """Ranks, deltas, stability and tables from a bootstrap (every model must be on every dataset)."""
+    """Ranks, deltas, stability and tables from a bootstrap (every model must be on every dataset).
+
+    The comparison with the paper's reported results covers only the real datasets (``contents``, from the
+    runs' provenance; without it, every dataset whose id is not a synthetic twin id); a store of synthetic
+    twins gets none (``comparison`` is None, ``comparison_note`` says why).
+    """
     t0 = time.perf_counter()
     full, rep = boot.full, boot.replicates
     metrics = list(dict.fromkeys(full["metric"]))
@@ -101,7 +142,13 @@ def summarize(
     for metric in metrics:
         tables[f"table2_{metric.split('@')[0]}"] = table2(full, rep, metric)
     tables["reported_table3"] = reported_table()
-    tables["comparison_table"] = comparison_table(full, metrics=metrics)
+    real = _real_datasets(full, contents)
+    comparison: pd.DataFrame | None = compare_with_reported(full, datasets=real)
+    note = comparison.attrs.get("not_applicable", "")
+    if note:
+        comparison = None
+    else:
+        tables["comparison_table"] = comparison_table(full, metrics=metrics, datasets=real)
     stability = ranking.ranking_stability(rep, full)
     per_replicate = ranking.replicate_mean_ranks(rep)
     result = Analysis(
@@ -116,8 +163,10 @@ def summarize(
         stability=stability,
         stability_summary=ranking.stability_summary(stability),
         tables=tables,
-        comparison=compare_with_reported(full),
+        comparison=comparison,
         baseline=baseline,
+        contents=contents,
+        comparison_note=note,
     )
     result.timings["rankings_tables_s"] = time.perf_counter() - t0
     return result
@@ -165,7 +214,11 @@ def write_analysis(
     csv(result.deltas, "baseline_deltas.csv")
     csv(result.stability, "ranking_stability.csv.gz", compression=fast_gzip)
     csv(result.stability_summary, "ranking_stability_summary.csv")
-    csv(result.comparison, "comparison_with_reported.csv")
+    if result.comparison is not None:
+        csv(result.comparison, "comparison_with_reported.csv")
+    else:  # a comparison left by an earlier analysis into this folder would contradict this one
+        for stale in (out / "comparison_with_reported.csv", *(out / "tables").glob("comparison_table.*")):
+            stale.unlink(missing_ok=True)
     counts_path = out / "bootstrap_counts.npz"
     np.savez_compressed(
         counts_path,
@@ -176,15 +229,124 @@ def write_analysis(
     for name, table in result.tables.items():
         for fmt, ext in (("markdown", "md"), ("latex", "tex")):
             path = out / "tables" / f"{name}.{ext}"
-            atomic_write_text(path, format_table(table, fmt))
+            atomic_write_text(path, format_table(table, fmt, caption=table_caption(result, name)))
             written.append(path)
     if figures:
         written += _figures(result, out / "figures", formats)
     result.timings["write_s"] = time.perf_counter() - t0
-    summary = _summary(result, [p.relative_to(out).as_posix() for p in written])
+    files = [p.relative_to(out).as_posix() for p in written] + ["README.md", "summary.json"]
+    atomic_write_text(out / "README.md", readme(result, files))
+    written.append(out / "README.md")
+    summary = _summary(result, files)
     atomic_write_json(out / "summary.json", summary, indent=2, default=str)
     written.append(out / "summary.json")
     return written
+
+
+# -- what the report says about the data -----------------------------------------------------------------
+def _n_test_images(result: Analysis) -> dict[str, int]:
+    """Test images per analysed dataset (the bootstrap's resampled images)."""
+    return {d: len(ids) for d, (ids, _) in sorted(result.bootstrap.counts.items())}
+
+
+def _dataset_labels(result: Analysis) -> list[str]:
+    """``S01 (synthetic twin of D01, scale tiny; 20 test images)`` per analysed dataset."""
+    n = _n_test_images(result)
+    described = result.contents.datasets if result.contents is not None else {}
+    labels = []
+    for d in sorted(result.full["dataset"].unique()):
+        what = described[d].label if d in described else f"{d} (kind not read from provenance)"
+        labels.append(f"{what[:-1]}; {n.get(d, '?')} test images)")
+    return labels
+
+
+def data_description(result: Analysis) -> str:
+    """One sentence on the analysed data: datasets (kind, twin scale, test images), models, profiles, seeds."""
+    c = result.contents
+    runs = "" if c is None else (f"; profile(s) {', '.join(map(str, c.profiles))}, "
+                                 f"seed(s) {', '.join(map(str, c.seeds))} (from the runs' provenance)")
+    return (f"Datasets: {', '.join(_dataset_labels(result))}; {len(result.models)} models; "
+            f"{result.bootstrap.n_replicates} bootstrap replicates (seed {result.bootstrap.seed}){runs}.")
+
+
+def _twin_warning(result: Analysis) -> str:
+    twins = [] if result.contents is None else [d for d in result.contents.twin_datasets
+                                                  if d in set(result.full["dataset"])]
+    if not twins:
+        return ""
+    return (f"Synthetic twins ({', '.join(twins)}): procedurally generated data; their numbers are not comparable "
+            "with the paper's real-data results.")
+
+
+def table_caption(result: Analysis, name: str) -> str:
+    """What a written table shows and on which data (markdown paragraph above the table, LaTeX caption)."""
+    if name == "reported_table3":
+        return (f"The seed paper's reported Table 3 ({reported_provenance()['citation']}): real datasets, "
+                "as printed; not computed from this store.")
+    if name == "comparison_table":
+        compared = ", ".join(f"{d} as {p}" if d != p else d for d, p in result.compared_datasets.items())
+        return (f"Reported Table 3 rows beside this store's runs (marked (new)) on its real datasets only "
+                f"({compared}); Point Rank = mean over datasets of the rank by value among all rows. "
+                f"{data_description(result)}")
+    layout = ("Table 3 layout (mAP@0.1 and FROC@0.1 in percent, test split; Mean Rank over bootstrap replicates)"
+              if name == "table3" else
+              f"Table 2 layout ({name.split('_', 1)[-1]}; Mean Rank within each architecture)")
+    return " ".join(p for p in (f"{layout}, computed from this store.", data_description(result),
+                                _twin_warning(result)) if p)
+
+
+def comparison_status(result: Analysis) -> dict[str, Any]:
+    """``{"status": "compared" | "not applicable", "datasets": {store id: paper id}, "note": ...}``."""
+    if result.comparison is None:
+        return {"status": "not applicable", "datasets": {}, "note": result.comparison_note}
+    left_out = sorted(set(result.full["dataset"].unique()) - set(result.compared_datasets))
+    note = "only real datasets of the paper are compared"
+    if left_out:
+        note += f"; not compared: {', '.join(left_out)}"
+    return {"status": "compared", "datasets": result.compared_datasets, "note": note}
+
+
+def readme(result: Analysis, files: Sequence[str] = ()) -> str:
+    """``README.md`` of the analysis folder: what the store holds and what was (not) compared."""
+    lines = [f"# Analysis of `{result.store}`", ""]
+    warning = _twin_warning(result)
+    if warning:
+        lines += [f"**{warning}** No comparison with the paper's reported numbers is made for them.", ""]
+    lines += ["## What the store holds", ""]
+    c = result.contents
+    if c is None:
+        lines += ["The runs' provenance was not read (analysis built from a bootstrap result).", ""]
+    else:
+        frame = c.to_frame()
+        header = list(frame.columns)
+        lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+        lines += ["", "Kind (real or synthetic twin), twin scale and generator come from each run's `result.json` "
+                  "provenance (the dataset id decides only where the provenance is silent); profile, seed and fold "
+                  "from its experiment config (`unknown`: not recorded; fold `None`: the official split). "
+                  f"Profiles: {', '.join(map(str, c.profiles))}; seeds: {', '.join(map(str, c.seeds))}; "
+                  f"folds: {', '.join(map(str, c.folds))}.", ""]
+    lines += [f"Models analysed ({len(result.models)}): "
+              + ", ".join(f"`{a}__{p}`" for a, p in result.models) + "."]
+    if result.dropped:
+        lines += ["", "Left out (no run on every dataset): " + ", ".join(f"`{a}__{p}`" for a, p in result.dropped)]
+    n = _n_test_images(result)
+    lines += ["", "## Analysis", "",
+              f"Test images per dataset: {', '.join(f'{d} {k}' for d, k in n.items())}. "
+              f"{result.bootstrap.n_replicates} image-level bootstrap replicates per dataset (seed "
+              f"{result.bootstrap.seed}), tie rule `{ranking.TIE_RULE}`, baseline `{result.baseline}`.", "",
+              "## Comparison with the paper's reported results", ""]
+    status = comparison_status(result)
+    if status["status"] == "compared":
+        lines.append(f"Compared on {', '.join(f'{d} (as {p})' for d, p in status['datasets'].items())}: "
+                     f"`comparison_with_reported.csv`, `tables/comparison_table.md`; {status['note']}. The paper's "
+                     "values are on its own test splits; check that this store's splits are the same.")
+    else:
+        lines.append(f"{status['note'][:1].upper()}{status['note'][1:]}. No comparison table is written; "
+                     "`tables/reported_table3.md` shows the paper's numbers on their own.")
+    if files:
+        lines += ["", "## Files", "", *[f"- `{f}`" for f in files]]
+    return "\n".join(lines) + "\n"
 
 
 def _summary(result: Analysis, files: list[str]) -> dict[str, Any]:
@@ -201,8 +363,12 @@ def _summary(result: Analysis, files: list[str]) -> dict[str, Any]:
         "n_replicates": result.bootstrap.n_replicates,
         "seed": result.bootstrap.seed,
         "tie_rule": ranking.TIE_RULE,
+        "recall_rule": result.bootstrap.recall_rule,
         "baseline": result.baseline,
         "datasets": sorted(result.full["dataset"].unique()),
+        "n_test_images": _n_test_images(result),
+        "store_contents": result.contents.to_dict() if result.contents is not None else None,
+        "comparison_with_reported": comparison_status(result),
         "models": [list(m) for m in result.models],
         "dropped_models": [list(m) for m in result.dropped],
         "best_mean_rank": best,

@@ -135,6 +135,7 @@ def build_synthetic_store(
         "git_revision": git_revision(),
         "seed": seed,
         "generator": "analysis.synthetic_store.build_synthetic_store",
+        "note": "made-up predictions on made-up ground truth, matched by the real matcher; no model was trained",
         "config": {"n_images": n_images, "fp_per_image": fp_per_image},
     }
     for dataset in datasets:

@@ -8,11 +8,13 @@ overall is underlined (highest value; lowest mean rank), comparing the values as
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from analysis.contents import NOT_COMPARABLE_TWINS, SYNTHETIC_TWIN, UNKNOWN, kind_from_id
 from analysis.ranking import MODEL, add_ranks
 from analysis.reported_results import ARCHITECTURE_IDS, METRIC_IDS, PRETRAINING_IDS, load_reported_results
 
@@ -20,8 +22,11 @@ __all__ = [
     "ARCHITECTURE_ORDER",
     "FORMATS",
     "PRETRAINING_ORDER",
+    "comparable_datasets",
     "comparison_table",
     "compare_with_reported",
+    "not_comparable_reason",
+    "paper_datasets",
     "format_table",
     "reported_table",
     "results_table",
@@ -129,45 +134,97 @@ def reported_table(metrics: Sequence[str] = ("map@0.1", "froc@0.1")) -> pd.DataF
     return table
 
 
-def _paper_dataset(dataset: str) -> str:
-    """Store dataset id -> the paper's id: a synthetic twin ``S0k`` is compared with ``D0k``."""
-    return "D" + dataset[1:] if len(dataset) == 3 and dataset[0] in "sS" and dataset[1:].isdigit() else dataset
+def paper_datasets() -> list[str]:
+    """The datasets of the paper's reported Table 3 (``D01``..``D08``)."""
+    rep = load_reported_results()
+    return sorted(d for d in rep["dataset"].unique() if re.match(r"^D\d\d$", d))
+
+
+def comparable_datasets(
+    full: pd.DataFrame, datasets: Collection[str] | None = None, dataset_map: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Store dataset id -> the paper's id, for the datasets that may be compared with the reported results.
+
+    Only real data are compared: ``datasets`` are the store's real datasets (``analysis.contents``: the runs'
+    provenance decides); by default every dataset of ``full`` whose id is not a synthetic twin id (``S0k``).
+    ``dataset_map`` renames real datasets to the paper's ids (e.g. ``{"luna16": "D06"}``). A synthetic twin is
+    never compared (its scenes are procedurally generated, so its numbers say nothing about ``D0k``): naming one
+    in ``datasets`` or ``dataset_map`` is an error. Datasets the paper does not have are left out.
+    """
+    present = list(dict.fromkeys(full["dataset"]))
+    chosen = [d for d in present if kind_from_id(d) != SYNTHETIC_TWIN] if datasets is None else list(datasets)
+    twins = sorted({d for d in [*chosen, *(dataset_map or {})] if kind_from_id(d) == SYNTHETIC_TWIN})
+    if twins:
+        raise ValueError(f"{', '.join(twins)}: {NOT_COMPARABLE_TWINS}")
+    paper = set(paper_datasets())
+    mapped = {d: (dataset_map or {}).get(d, d) for d in chosen if d in present}
+    return {d: p for d, p in mapped.items() if p in paper}
+
+
+def not_comparable_reason(full: pd.DataFrame, datasets: Collection[str] | None = None) -> str:
+    """Why no dataset of ``full`` is compared with the reported results (``datasets``: the real ones, as above)."""
+    present = sorted(full["dataset"].unique())
+    real = None if datasets is None else set(datasets)
+    twins = [d for d in present if kind_from_id(d) == SYNTHETIC_TWIN or (real is not None and d not in real
+                                                                          and kind_from_id(d) != UNKNOWN)]
+    if present and len(twins) == len(present):
+        return NOT_COMPARABLE_TWINS
+
+    def why(d: str) -> str:
+        if d in twins:
+            return "synthetic twin"
+        return "not real data" if real is not None and d not in real else "not in the paper"
+
+    reasons = ", ".join(f"{d} ({why(d)})" for d in present)
+    return f"not applicable: no real dataset of the paper ({', '.join(paper_datasets())}); datasets: {reasons}"
 
 
 def compare_with_reported(
-    full: pd.DataFrame, dataset_map: Mapping[str, str] | None = None
+    full: pd.DataFrame, datasets: Collection[str] | None = None, dataset_map: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
     """New full-data values beside the reported ones: architecture, pretraining, metric, dataset, new, reported, diff.
 
-    ``dataset_map`` maps store dataset ids to the paper's (default: ``S0k`` -> ``D0k``, others unchanged).
-    Values are fractions; ``reported`` is NaN for models or datasets the paper does not have.
+    Only real datasets of the paper are compared (:func:`comparable_datasets`; ``dataset`` is the paper's id);
+    synthetic twins never are. Values are fractions; ``reported`` is NaN for models the paper does not have.
+    With nothing comparable the frame is empty and ``attrs["not_applicable"]`` says why.
     """
+    columns = [*MODEL, "metric", "dataset", "new", "reported", "diff"]
+    mapping = comparable_datasets(full, datasets, dataset_map)
+    if not mapping:
+        out = pd.DataFrame(columns=columns)
+        out.attrs["not_applicable"] = not_comparable_reason(full, datasets)
+        return out
     rep = load_reported_results()
-    rep = rep[rep["dataset"].str.match(r"^D\d\d$")][[*MODEL, "metric", "dataset", "value"]]
-    new = full[[*MODEL, "metric", "dataset", "value"]].copy()
-    new["dataset"] = new["dataset"].map(lambda d: (dataset_map or {}).get(d, _paper_dataset(d)))
+    rep = rep[rep["dataset"].isin(set(mapping.values()))][[*MODEL, "metric", "dataset", "value"]]
+    new = full[full["dataset"].isin(set(mapping))][[*MODEL, "metric", "dataset", "value"]].copy()
+    new["dataset"] = new["dataset"].map(mapping)
     out = new.merge(rep, on=[*MODEL, "metric", "dataset"], how="left", suffixes=("_new", "_reported"))
     out = out.rename(columns={"value_new": "new", "value_reported": "reported"})
     out["diff"] = out["new"] - out["reported"]
-    return out.sort_values(["metric", "dataset", *MODEL], ignore_index=True)
+    return out[columns].sort_values(["metric", "dataset", *MODEL], ignore_index=True)
 
 
 def comparison_table(
     full: pd.DataFrame,
     models: Sequence[tuple[str, str]] | None = None,
     metrics: Sequence[str] = ("map@0.1", "froc@0.1"),
+    datasets: Collection[str] | None = None,
     dataset_map: Mapping[str, str] | None = None,
     label: str = "new",
 ) -> pd.DataFrame:
-    """The reported Table 3 rows plus new ``models`` (default: all in ``full``) on the paper's datasets.
+    """The reported Table 3 rows plus new ``models`` (default: all in ``full``) on the paper's real datasets.
 
-    The new rows' pre-training is suffixed with `` (label)``. ``Mean`` is over the datasets a row has;
-    ``Point Rank`` is the mean over datasets of the rank of each row's value among all rows (rank 1 =
-    best), computed alike for reported and new rows. (The paper's bootstrap mean rank needs per-image results
-    the paper does not publish, so it is not recomputed here.)
+    Only real datasets are compared (:func:`comparable_datasets`); with none (e.g. a store of synthetic twins)
+    this raises ``ValueError`` ("not applicable: ..."). The new rows' pre-training is suffixed with
+    `` (label)``. ``Mean`` is over the datasets a row has; ``Point Rank`` is the mean over datasets of the rank of
+    each row's value among all rows (rank 1 = best), computed alike for reported and new rows. (The paper's
+    bootstrap mean rank needs per-image results the paper does not publish, so it is not recomputed here.)
     """
-    new = full.copy()
-    new["dataset"] = new["dataset"].map(lambda d: (dataset_map or {}).get(d, _paper_dataset(d)))
+    mapping = comparable_datasets(full, datasets, dataset_map)
+    if not mapping:
+        raise ValueError(not_comparable_reason(full, datasets))
+    new = full[full["dataset"].isin(set(mapping))].copy()
+    new["dataset"] = new["dataset"].map(mapping)
     if models is not None:
         keep = set(map(tuple, models))
         new = new[[(a, p) in keep for a, p in zip(new["architecture"], new["pretraining"], strict=True)]]
@@ -178,14 +235,14 @@ def comparison_table(
     rep = rep[rep["dataset"].str.match(r"^D\d\d$")]
     both = pd.concat([rep[[*MODEL, "metric", "dataset", "value"]], new[[*MODEL, "metric", "dataset", "value"]]])
     both = both[both["metric"].isin(metrics)]
-    datasets = sorted(both["dataset"].unique())
+    datasets_shown = sorted(both["dataset"].unique())
     ranked = add_ranks(both, by=("dataset", "metric"))
     blocks = []
     for metric in metrics:
         b = ranked[ranked["metric"] == metric]
-        wide = b.pivot_table(index=MODEL, columns="dataset", values="value", aggfunc="first").reindex(columns=datasets)
-        wide = wide * 100
-        wide[MEAN] = wide[datasets].mean(axis=1)
+        wide = b.pivot_table(index=MODEL, columns="dataset", values="value", aggfunc="first")
+        wide = wide.reindex(columns=datasets_shown) * 100
+        wide[MEAN] = wide[datasets_shown].mean(axis=1)
         wide[POINT_RANK] = b.groupby(MODEL)["rank"].mean()
         wide.columns = pd.MultiIndex.from_product([[metric], wide.columns], names=["metric", "column"])
         blocks.append(wide)
@@ -225,8 +282,11 @@ def _cell(value: float, decimals: int, bold: bool, under: bool, style: str) -> s
     return f"<ins>{text}</ins>" if under else text
 
 
-def to_markdown(table: pd.DataFrame, decimals: int = 2, highlight: bool = True) -> str:
-    """GitHub markdown; bold = best within the architecture, ``<ins>`` (underline) = best overall."""
+def to_markdown(table: pd.DataFrame, decimals: int = 2, highlight: bool = True, caption: str | None = None) -> str:
+    """GitHub markdown; bold = best within the architecture, ``<ins>`` (underline) = best overall.
+
+    ``caption`` (what the table shows, on which data) is written as a paragraph above the table.
+    """
     bold, under = _highlights(table, decimals) if highlight else (None, None)
     metrics = table.columns.get_level_values(0)
     header = ["Model", "Pre-Training"]
@@ -241,6 +301,8 @@ def to_markdown(table: pd.DataFrame, decimals: int = 2, highlight: bool = True) 
             for c in range(table.shape[1])
         ]
         lines.append("| " + " | ".join([arch, pre, *cells]) + " |")
+    if caption:
+        lines = [caption.strip(), "", *lines]
     return "\n".join(lines) + "\n"
 
 

@@ -22,11 +22,13 @@ def test_analyze_writes_everything(tiny_store, tmp_path, capsys):
     assert analyze.run(parse(str(tiny_store), "--replicates", "40", "--seed", "2", "--out", str(out))) == 0
     assert "analysed 4 models x 3 datasets, 40 replicates" in capsys.readouterr().out
     for name in ("full_metrics.csv", "bootstrap_replicates.csv.gz", "rank_distribution.csv", "aggregated_ranks.csv",
-                 "baseline_deltas.csv", "ranking_stability_summary.csv", "comparison_with_reported.csv",
-                 "bootstrap_counts.npz", "summary.json"):
+                 "baseline_deltas.csv", "ranking_stability_summary.csv", "bootstrap_counts.npz", "summary.json",
+                 "README.md"):
         assert (out / name).is_file(), name
-    for name in ("table3", "table2_map", "table2_froc", "reported_table3", "comparison_table"):
+    for name in ("table3", "table2_map", "table2_froc", "reported_table3"):
         assert (out / "tables" / f"{name}.md").is_file() and (out / "tables" / f"{name}.tex").is_file()
+    # the store holds synthetic twins only: nothing is compared with the paper's real-data results
+    assert not (out / "comparison_with_reported.csv").exists() and not (out / "tables" / "comparison_table.md").exists()
     for name in ("fig2_ranking_overview_map", "fig3_per_dataset_froc", "blob_consensus_map"):
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.pdf").is_file()
     reps = pd.read_csv(out / "bootstrap_replicates.csv.gz")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from analysis import figures
@@ -40,3 +41,61 @@ def test_figure_errors(boot, tmp_path):
         figures.per_dataset_figure(result.replicates, deltas, "auc")
     with pytest.raises(ValueError, match="png, pdf"):
         figures.save_figure(figures.blob_figure(result.replicates), tmp_path / "x", formats=("svg",))
+
+
+def _cut_off(fig) -> list[str]:
+    """Texts of ``fig`` (titles, axis labels, drawn tick labels) that reach outside the figure after drawing."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = fig.bbox
+    inside = lambda e: (e.x0 >= box.x0 - 0.5 and e.y0 >= box.y0 - 0.5  # noqa: E731
+                        and e.x1 <= box.x1 + 0.5 and e.y1 <= box.y1 + 0.5)
+    bad = []
+    for ax in fig.axes:
+        texts = [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
+        for t in texts:
+            if t.get_text() and t.get_visible() and not inside(t.get_window_extent(renderer)):
+                bad.append(t.get_text())
+        if not inside(ax.get_tightbbox(renderer)):  # everything the axes draws, tick labels included
+            bad.append(f"axes {ax.get_title(loc='left') or ax.get_title()!r}")
+    return bad
+
+
+@pytest.fixture(scope="module", params=[1, 2, 3], ids=lambda n: f"{n}_models")
+def few_models(request, tmp_path_factory):
+    from analysis.synthetic_store import build_synthetic_store
+
+    models = (("retina_unet", "default"), ("resenc_deformable_detr", "default"), ("retina_unet", "mae"))
+    root = build_synthetic_store(tmp_path_factory.mktemp("few") / "store", ("S01", "S03"), models[: request.param],
+                                 n_images=12)
+    result = bootstrap_store(open_store(root), n_replicates=10, seed=0)
+    return request.param, result.replicates, baseline_deltas(result.full, result.replicates)
+
+
+def test_titles_and_labels_are_inside_the_figure_with_few_models(few_models):
+    n, replicates, deltas = few_models
+    made = {
+        "blob": figures.blob_figure(replicates, "map@0.1"),
+        "blob_s01": figures.blob_figure(replicates, "froc@0.1", dataset="S01"),
+        "fig2": figures.ranking_overview_figure(replicates, deltas, "map@0.1"),
+        "fig3": figures.per_dataset_figure(replicates, deltas, "froc@0.1"),
+    }
+    for name, fig in made.items():
+        assert len(fig.axes[0].get_yticklabels()) == n
+        assert _cut_off(fig) == [], name
+    assert made["blob"].axes[0].get_title() == "Consensus rank across datasets (mAP@0.1)"
+
+
+def test_delta_bars_draw_an_interval_that_excludes_the_full_data_delta(boot):
+    """A percentile interval of the replicates need not contain the full-data delta (small test sets)."""
+    result, deltas = boot
+    shifted = deltas.copy()
+    row = shifted.index[(shifted["dataset"] == "mean") & shifted["ci_low"].notna()][0]
+    shifted.loc[row, ["ci_low", "ci_high"]] = shifted.loc[row, "delta"] + np.array([0.01, 0.02])
+    fig = figures.ranking_overview_figure(result.replicates, shifted, "map@0.1")
+    segments = [c for ax in fig.axes[1:] for c in ax.collections if c.get_segments()]
+    lows = sorted(round(float(seg[0][0]), 6) for c in segments for seg in c.get_segments())
+    assert round(float(shifted.loc[row, "ci_low"]) * 100, 6) in lows

@@ -19,22 +19,58 @@ def test_notebook_is_stored_without_outputs(name):
             assert cell["outputs"] == [] and cell["execution_count"] is None
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_notebook_executes(name, tiny_store, tmp_path, monkeypatch):
+def _execute(name, tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("DETBENCH_REPLICATES", "30")
-    monkeypatch.setenv("DETBENCH_OUT", str(tmp_path / "analysis"))
-    if name == "reproduce_analysis.ipynb":
-        monkeypatch.setenv("DETBENCH_STORE", str(tiny_store))
-    else:
-        monkeypatch.delenv("DETBENCH_STORE", raising=False)  # the notebook builds its own store with a new method
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    return nb
+
+
+def _text(cell) -> str:
+    """Everything a code cell displayed (streams, text/plain and text/markdown)."""
+    parts = []
+    for o in cell.outputs:
+        if o.output_type == "stream":
+            parts.append(o.text)
+        elif "data" in o:
+            parts += [o.data.get("text/plain", ""), o.data.get("text/markdown", "")]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_executes(name, tiny_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("DETBENCH_REPLICATES", "30")
+    monkeypatch.setenv("DETBENCH_OUT", str(tmp_path / "analysis"))
+    if name == "reproduce_analysis.ipynb":
+        monkeypatch.setenv("DETBENCH_STORE", str(tiny_store))
+    else:
+        monkeypatch.delenv("DETBENCH_STORE", raising=False)  # the notebook builds its own store with a new method
+    nb = _execute(name, tmp_path)
+    shown = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    # both stores hold synthetic twins only: nothing is put beside the paper's real-data results
+    assert "not applicable: synthetic twins are not comparable with the paper's real-data results" in shown
+    assert "(new)" not in shown and "comparison_table" not in shown
     if name == "reproduce_analysis.ipynb":
         assert (tmp_path / "analysis" / "tables" / "table3.md").is_file()
         assert (tmp_path / "analysis" / "figures" / "fig2_ranking_overview_map.png").is_file()
+        assert not (tmp_path / "analysis" / "comparison_with_reported.csv").exists()
+        assert "| S01 | synthetic twin | D01 |" in shown  # the README: what the store holds
+
+
+def test_compare_notebook_compares_real_datasets_only(mixed_store, tmp_path, monkeypatch):
+    """A store with a real D01 and twins S01, S03: the comparison shows D01 and never a twin."""
+    monkeypatch.setenv("DETBENCH_REPLICATES", "20")
+    monkeypatch.setenv("DETBENCH_STORE", str(mixed_store))
+    monkeypatch.setenv("DETBENCH_NEW_MODELS", "retina_unet__mae")
+    nb = _execute("compare_with_reported.ipynb", tmp_path)
+    (table_cell,) = [c for c in nb.cells if c.cell_type == "code" and "comparison_table(full" in c.source]
+    table = _text(table_cell)
+    assert "(new)" in table and "D01" in table and "S01" not in table and "S03" not in table
+    (ranks_cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("rows = []")]
+    ranks = _text(ranks_cell)
+    assert "retina_unet__mae" in ranks and "D01" in ranks and "S0" not in ranks
