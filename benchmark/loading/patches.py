@@ -27,7 +27,8 @@ def crop_padded(array: np.ndarray, lo: Sequence[int], size: Sequence[int], dtype
             return out
         src.append(slice(s0, s1))
         dst.append(slice(s0 - int(start), s1 - int(start)))
-    out[(..., *dst)] = array[(..., *src)]
+    every = (slice(None),) * len(lead)  # explicit slices, not Ellipsis: blosc2 3.0 arrays do not take it in tuples
+    out[(*every, *dst)] = array[(*every, *src)]
     return out
 
 
