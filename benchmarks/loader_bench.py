@@ -12,9 +12,9 @@ twin preprocessed with ``benchmark preprocess``). Prints three tables:
    with rotation+scaling on every patch) per patch size and worker count, for three stores of the same cases:
    ``npy mmap`` (old), ``b2nd`` (compressed, block-wise reads, no cache) and ``b2nd+cache`` (compressed,
    cases decompressed into memory by :meth:`PreprocessedData.preload`, the default when they fit). The stores
-   are measured in turn within each repeat, so they share the machine's load; the first batch of each
-   measurement (worker start-up, preloading) is not timed. The median of ``--repeats`` is printed, and for
-   ``workers=0`` also the CPU milliseconds per patch of this process, which depend little on other jobs.
+   take turns within each repeat (in a rotating order), so they share the machine's load; the first batch of
+   each measurement (worker start-up, preloading) is not timed. The median of ``--repeats`` is printed, and
+   for ``workers=0`` also the CPU milliseconds per patch of this process, which depend less on other jobs.
 
 Run: ``python benchmarks/loader_bench.py`` (``--help`` for sizes, workers, repeats and batch counts).
 """
@@ -166,19 +166,22 @@ def loader_table(
         "default aug": AugmentationConfig(),
         "rot+scale always": AugmentationConfig(SpatialAugmentation(p_rotation=1.0, p_scale=1.0)),
     }
-    print(f"\n[loader] PatchLoader patches/s, median of {repeats} (batch {batch}, {batches} timed batches after one")
-    print("warm-up batch); for workers=0 also CPU ms per patch of the loading process (median)")
+    print(f"\n[loader] PatchLoader patches/s, median of {repeats} (batch {batch}; {batches} timed batches for 128^3")
+    print("patches, x (128/p)^2 for smaller ones, after one warm-up batch); for workers=0 also CPU ms per patch of")
+    print("the loading process (median); the stores take turns within each repeat, in a rotating order")
     print(f"{'setting':32s} " + " ".join(f"{name:>22s}" for name in stores))
     for p in patch_sizes:
+        timed = max(1, round(batches * max(1.0, (128 / p) ** 2)))
         for name, aug in variants.items():
             for w in workers:
                 config = LoaderConfig(
-                    patch_size=(p, p, p), batch_size=batch, batches_per_epoch=batches + 1, augmentation=aug
+                    patch_size=(p, p, p), batch_size=batch, batches_per_epoch=timed + 1, augmentation=aug
                 )
                 results: dict[str, list[tuple[float, float]]] = {s: [] for s in stores}
-                for _ in range(repeats):
-                    for store, data in stores.items():
-                        results[store].append(_measure(data, case_ids, config, w))
+                names = list(stores)
+                for r in range(repeats):
+                    for store in names[r % len(names) :] + names[: r % len(names)]:
+                        results[store].append(_measure(stores[store], case_ids, config, w))
                 cells = []
                 for store in stores:
                     rate = float(np.median([r for r, _ in results[store]]))
