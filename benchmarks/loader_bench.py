@@ -1,17 +1,19 @@
 """Throughput of the training loader on this machine, old uncompressed store vs the compressed one, side by side.
 
 Runs on synthetic preprocessed data in a temporary folder, or on a preprocessed folder (``--data``, e.g. a
-twin preprocessed with ``benchmark preprocess``). Prints three tables:
+twin preprocessed with ``benchmark preprocess``). Prints four tables:
 
 1. storage: bytes of one case and random patch reads from it (warm page cache, copied into float32):
    memory-mapped uncompressed ``.npy`` (the store before format 2) float32 / float16, and Blosc2 ``.b2nd``
    with several codecs, chunk and block sizes (the store's choice is marked);
 2. augmentation backend: one rotated and scaled patch (image trilinear + instance map nearest) with torch
    ``affine_grid/grid_sample`` vs ``scipy.ndimage.map_coordinates``;
-3. loader: patches per second of :class:`~benchmark.loading.PatchLoader` with the default augmentation (and
-   with rotation+scaling on every patch) per patch size and worker count, for three stores of the same cases:
-   ``npy mmap`` (old), ``b2nd`` (compressed, block-wise reads, no cache) and ``b2nd+cache`` (compressed,
-   cases decompressed into memory by :meth:`PreprocessedData.preload`, the default when they fit). The stores
+3. read and 4. loader, for three stores of the same cases: ``npy mmap`` (old), ``b2nd`` (compressed,
+   block-wise reads, no cache) and ``b2nd+cache`` (compressed, cases decompressed into memory by
+   :meth:`PreprocessedData.preload`, the default when they fit). *read*: CPU milliseconds of the loader's read
+   of one patch (image + instance map) from a random case. *loader*: patches per second of
+   :class:`~benchmark.loading.PatchLoader` without augmentation (crops only: the read matters most), with the
+   default augmentation and with rotation+scaling on every patch, per patch size and worker count. The stores
    take turns within each repeat (in a rotating order), so they share the machine's load; the first batch of
    each measurement (worker start-up, preloading) is not timed. The median of ``--repeats`` is printed, and
    for ``workers=0`` also the CPU milliseconds per patch of this process, which depend less on other jobs.
@@ -142,6 +144,35 @@ def backend_table(data: PreprocessedData, patch_sizes: list[int]) -> None:
         print(f"scipy map_coordinates {scipy_s * 1e3:7.1f} ms")
 
 
+def read_table(stores: dict[str, PreprocessedData], case_ids: list[str], patch_sizes: list[int], repeats: int) -> None:
+    """CPU ms of the loader's read of one patch (image + instance map, ``crop_padded``) from a random case."""
+    from benchmark.loading.patches import crop_padded
+
+    for data in stores.values():
+        data.preload(case_ids)  # what PatchLoader does first (a no-op for the stores without a cache)
+
+    def one_run(data: PreprocessedData, p: int, n: int) -> float:
+        rng = np.random.default_rng(0)
+        start = time.process_time()
+        for _ in range(n):
+            image, seg = data.arrays(case_ids[int(rng.integers(len(case_ids)))])
+            lo = [int(rng.integers(-p // 4, s - p + p // 4 + 1)) for s in seg.shape]
+            crop_padded(image, lo, (p, p, p), np.float32)
+            crop_padded(seg, lo, (p, p, p), np.int32)
+        return 1e3 * (time.process_time() - start) / n
+
+    print(f"\n[read] CPU ms to read one patch (image + instance map) from a random case, median of {repeats}")
+    print(f"{'patch':8s} " + " ".join(f"{name:>22s}" for name in stores))
+    for p in patch_sizes:
+        n = 20 if p >= 128 else 100
+        results: dict[str, list[float]] = {s: [] for s in stores}
+        names = list(stores)
+        for r in range(repeats):
+            for store in names[r % len(names) :] + names[: r % len(names)]:
+                results[store].append(one_run(stores[store], p, n))
+        print(f"{f'{p}^3':8s} " + " ".join(f"{float(np.median(results[s])):19.2f} ms" for s in stores))
+
+
 def _measure(data: PreprocessedData, case_ids: list[str], config: LoaderConfig, workers: int) -> tuple[float, float]:
     """(patches/s, CPU ms per patch of this process) of one epoch after its first (untimed) batch."""
     loader = PatchLoader(data, case_ids, config, seed=0, num_workers=workers)
@@ -163,6 +194,7 @@ def loader_table(
     repeats: int,
 ) -> None:
     variants = {
+        "no aug": AugmentationConfig.none(),  # crop + relabel only: where the store matters most
         "default aug": AugmentationConfig(),
         "rot+scale always": AugmentationConfig(SpatialAugmentation(p_rotation=1.0, p_scale=1.0)),
     }
@@ -232,6 +264,7 @@ def main() -> None:
             b2nd = sum(_size_mb(p) for c in case_ids for p in root.glob(f"{c}*.b2nd"))
             npy = sum(_size_mb(p) for c in case_ids for p in (tmp / "npy").glob(f"{c}*.npy"))
             print(f"\nloader cases: {len(case_ids)}, npy {npy:.1f} MB, b2nd {b2nd:.1f} MB ({npy / b2nd:.1f}x smaller)")
+            read_table(stores, case_ids, args.patch_sizes, args.repeats)
             loader_table(stores, case_ids, args.patch_sizes, args.workers, args.batch_size, args.batches, args.repeats)
 
 
