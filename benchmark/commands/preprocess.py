@@ -1,6 +1,6 @@
 """Plan and preprocess a prepared dataset (resumable; a changed plan never reuses stale files).
 
-Writes plans.json and one memory-mappable array pair per case; see docs/preprocessing.md.
+Writes plans.json and one compressed (Blosc2 .b2nd) array pair per case; see docs/preprocessing.md.
 """
 
 from __future__ import annotations

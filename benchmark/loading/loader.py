@@ -121,6 +121,9 @@ class PatchLoader:
         return make_batch(self.data, self.case_ids, self.config, self.seed, epoch, index)
 
     def __iter__(self) -> Iterator[dict]:
+        # Decompressed cases (within the data's memory budget) are read without decompression; made here, in the
+        # main process, forked workers share them instead of each decompressing its own copy every epoch.
+        self.data.preload(self.case_ids)
         epoch, start = self._position.epoch, self._position.batch
         keys = [(epoch, b) for b in range(start, self.config.batches_per_epoch)]
         extra = {"prefetch_factor": self.prefetch_factor} if self.num_workers > 0 else {}

@@ -1,10 +1,10 @@
 """Extract one (augmented) patch of image and instance map with a single sampling grid.
 
 Output voxel ``p`` (voxel frame, centre ``i + 0.5``) samples the source at ``centre + A (p - P/2)`` (+ an
-optional elastic displacement). Only the source region the grid touches is read from the memory map,
-zero-padded outside the image; the image is sampled trilinearly and the instance map with nearest neighbour
-(``torch.nn.functional.grid_sample``, CPU or GPU). A pure mirror/identity transform is an integer crop plus
-flips -- exactly what the grid would give, without interpolation cost.
+optional elastic displacement). Only the source region the grid touches is read (from a compressed store:
+only the blocks it overlaps), zero-padded outside the image; the image is sampled trilinearly and the
+instance map with nearest neighbour (``torch.nn.functional.grid_sample``, CPU or GPU). A pure mirror/identity
+transform is an integer crop plus flips -- exactly what the grid would give, without interpolation cost.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def crop_padded(array: np.ndarray, lo: Sequence[int], size: Sequence[int], dtype
             return out
         src.append(slice(s0, s1))
         dst.append(slice(s0 - int(start), s1 - int(start)))
-    out[(..., *dst)] = array[(..., *src)]
+    every = (slice(None),) * len(lead)  # explicit slices, not Ellipsis: blosc2 3.0 arrays do not take it in tuples
+    out[(*every, *dst)] = array[(*every, *src)]
     return out
 
 

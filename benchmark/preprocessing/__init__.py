@@ -24,18 +24,26 @@ from benchmark.preprocessing.pipeline import (
 )
 from benchmark.preprocessing.plan import CONFIGS, PLANS_FILE, ChannelNormalization, Plan, load_plan
 from benchmark.preprocessing.planning import fit_patch_size, plan_preprocessing
-from benchmark.preprocessing.store import PreprocessedCaseMeta, open_case_arrays, read_case_meta
+from benchmark.preprocessing.store import (
+    STORE_FORMAT,
+    PreprocessedCaseMeta,
+    StoreFormatError,
+    open_case_arrays,
+    read_case_meta,
+)
 
 __all__ = [
     "CONFIGS",
     "PLANS_FILE",
     "PREPROCESSING_VERSION",
+    "STORE_FORMAT",
     "CaseReport",
     "ChannelNormalization",
     "Plan",
     "PreprocessReport",
     "PreprocessedCaseMeta",
     "StaleOutputError",
+    "StoreFormatError",
     "code_version",
     "fit_patch_size",
     "load_plan",

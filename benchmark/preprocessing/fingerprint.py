@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmark.data.format import PreparedDataset, image_path, label_json_path, label_path
 
-PREPROCESSING_VERSION = "1"
+PREPROCESSING_VERSION = "2"  # 2: compressed Blosc2 store
 
 
 def _sha(obj: object) -> str:

@@ -1,9 +1,10 @@
 """Preprocess a prepared dataset case by case: normalise, resample, store for fast patch reads.
 
 Streaming and resumable: every case is read, processed and written on its own (in parallel with joblib
-when ``workers > 1``); a case whose ``<case>.json`` carries the current fingerprint is skipped. Outputs
-made with another plan, code version or source files are *stale*: they are never reused, and are only
-replaced when ``overwrite=True`` -- otherwise :class:`StaleOutputError` says which cases and what to do.
+when ``workers > 1``); a case whose ``<case>.json`` carries the current fingerprint and store format is
+skipped. Outputs made with another plan, code version, source files or storage format (the uncompressed
+``.npy`` of store format 1) are *stale*: they are never reused, and are only replaced when ``overwrite=True``
+-- otherwise :class:`StaleOutputError` says which cases and what to do.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from benchmark.preprocessing.resampling import (
 from benchmark.preprocessing.store import (
     REPORT_FILE,
     RESERVED_NAMES,
+    STORE_FORMAT,
     PreprocessedCaseMeta,
     image_file,
+    legacy_files,
     meta_file,
     read_case_meta,
     seg_file,
@@ -42,7 +45,7 @@ from benchmark.preprocessing.store import (
 
 
 class StaleOutputError(RuntimeError):
-    """The output folder holds cases preprocessed with another plan, code version or source files."""
+    """The output folder holds cases preprocessed with another plan, code version, source files or store format."""
 
 
 @dataclass
@@ -142,14 +145,14 @@ def preprocess_case(
 
 
 def _status(out_dir: Path, case_id: str, fingerprint: str) -> str:
-    """``fresh`` (reusable), ``stale`` (other fingerprint) or ``missing`` (absent or incomplete)."""
+    """``fresh`` (reusable), ``stale`` (other fingerprint or store format) or ``missing`` (absent or incomplete)."""
     if not meta_file(out_dir, case_id).is_file():
         return "missing"
     try:
         meta = read_case_meta(out_dir, case_id)
     except (ValueError, KeyError):
         return "missing"
-    if meta.fingerprint != fingerprint:
+    if meta.fingerprint != fingerprint or meta.store_format != STORE_FORMAT:
         return "stale"
     if not (image_file(out_dir, case_id).is_file() and seg_file(out_dir, case_id).is_file()):
         return "missing"
@@ -197,9 +200,12 @@ def preprocess_dataset(
     stale = [c for c in case_ids if status[c] == "stale"]
     if (stale or plan_changed) and not overwrite:
         what = f"{len(stale)} case(s) (e.g. {', '.join(stale[:3])})" if stale else "plans.json"
+        legacy = sum(1 for c in stale if legacy_files(out, c))
+        older = f" ({legacy} of them in the older uncompressed .npy store format)" if legacy else ""
         raise StaleOutputError(
-            f"{out}: {what} were preprocessed with another plan, code version or source files and will not be "
-            "reused. Pass overwrite=True (--overwrite) to rebuild them, or choose another output folder."
+            f"{out}: {what} were preprocessed with another plan, code version, source files or storage format"
+            f"{older} and will not be reused. Pass overwrite=True (--overwrite) to rebuild them, or choose another "
+            "output folder."
         )
     plan.save(out)
     for name in ("dataset.json", "splits.json"):

@@ -10,6 +10,7 @@ from benchmark.core.conventions import boxes_from_instances, voxel_to_world
 from benchmark.data.format import PreparedDataset, image_path
 from benchmark.preprocessing import (
     StaleOutputError,
+    open_case_arrays,
     plan_preprocessing,
     preprocess_dataset,
     preprocessed_boxes_to_world,
@@ -35,8 +36,7 @@ def test_every_instance_and_class_is_kept(done):
     for case_id in ds.case_ids():
         case = ds.load_case(case_id)
         meta = read_case_meta(out, case_id)
-        image = np.load(out / f"{case_id}.npy", mmap_mode="r")
-        seg = np.load(out / f"{case_id}_seg.npy", mmap_mode="r")
+        image, seg = open_case_arrays(out, case_id)
         assert image.dtype == np.float32 and image.shape == (1, *meta.resampled_geometry.shape)
         assert seg.shape == meta.resampled_geometry.shape
         assert meta.classes == case.classes  # every instance, with its class
@@ -82,11 +82,12 @@ def test_boxes_map_back_to_original_voxels_and_world(done):
 
 def test_second_run_skips_everything(done):
     root, out, plan, first = done
-    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.npy")}
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.b2nd")}
+    assert len(before) == 14
     second = preprocess_dataset(root, out, plan, progress=False)
     assert second.processed == [] and sorted(second.skipped) == sorted(first.processed)
     assert second.warnings == first.warnings  # warnings of skipped cases are still reported
-    assert before == {p.name: p.stat().st_mtime_ns for p in out.glob("*.npy")}
+    assert before == {p.name: p.stat().st_mtime_ns for p in out.glob("*.b2nd")}
 
 
 def test_interrupted_case_is_rebuilt(done):
@@ -134,16 +135,15 @@ def test_parallel_workers_give_identical_outputs(ct_dataset, tmp_path):
     preprocess_dataset(ct_dataset, tmp_path / "a", plan, splits=("train",), progress=False)
     preprocess_dataset(ct_dataset, tmp_path / "b", plan, workers=2, splits=("train",), progress=False)
     for case_id in ("tr_0", "tr_3"):
-        for suffix in (".npy", "_seg.npy"):
-            np.testing.assert_array_equal(
-                np.load(tmp_path / "a" / f"{case_id}{suffix}"), np.load(tmp_path / "b" / f"{case_id}{suffix}")
-            )
+        pairs = zip(open_case_arrays(tmp_path / "a", case_id), open_case_arrays(tmp_path / "b", case_id), strict=True)
+        for a, b in pairs:
+            np.testing.assert_array_equal(a[:], b[:])
 
 
 def test_ct_normalisation_applied(done):
     root, out, plan, _ = done
     norm = plan.normalization[0]
-    image = np.load(out / "tr_0.npy")
+    image = open_case_arrays(out, "tr_0")[0][:]
     lo, hi = (norm.lower - norm.mean) / norm.std, (norm.upper - norm.mean) / norm.std
     inside = image[(image > lo + 0.5) & (image < hi - 0.5)]
     assert inside.size > 0
@@ -153,4 +153,4 @@ def test_ct_normalisation_applied(done):
 def test_float16_storage(ct_dataset, tmp_path):
     plan = plan_preprocessing(ct_dataset, "fixed", image_dtype="float16")
     preprocess_dataset(ct_dataset, tmp_path / "h", plan, splits=("val",), progress=False)
-    assert np.load(tmp_path / "h" / "va_0.npy", mmap_mode="r").dtype == np.float16
+    assert open_case_arrays(tmp_path / "h", "va_0")[0].dtype == np.float16
