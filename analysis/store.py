@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,17 +97,25 @@ def load_match_table(path: str | Path) -> MatchTable:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no match table at {path}")
-    with np.load(path, allow_pickle=False) as data:
-        missing = [k for k in ("image_ids", "class_names", *_MATCH_COLUMNS) if k not in data.files]
-        if missing:
-            raise ValueError(f"{path}: not a match table, missing arrays {missing}")
-        meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # not an npz, truncated, pickled
+        why = "not an .npz archive" if "pickle" in str(err) else str(err)
+        raise ValueError(f"{path}: not a readable match table ({why}); rerun this experiment") from None
+    missing = [k for k in ("image_ids", "class_names", *_MATCH_COLUMNS) if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: not a match table, missing arrays {missing}")
+    try:
+        meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
         return MatchTable(
-            image_ids=tuple(data["image_ids"].reshape(-1).tolist()),
-            class_names=tuple(data["class_names"].reshape(-1).tolist()),
+            image_ids=tuple(arrays["image_ids"].reshape(-1).tolist()),
+            class_names=tuple(arrays["class_names"].reshape(-1).tolist()),
             meta=meta,
-            **{k: data[k] for k in _MATCH_COLUMNS},
+            **{k: arrays[k] for k in _MATCH_COLUMNS},
         )
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: invalid match table ({err})") from None
 
 
 def table_metrics(table: MatchTable) -> dict[str, float | None]:
@@ -248,7 +257,12 @@ def open_store(root: str | Path, datasets: Iterable[str] | None = None) -> Resul
     wanted = None if datasets is None else set(datasets)
     rows = []
     for result in sorted(runs_root.glob(f"*/*/{RESULT_FILE}")):
-        record = json.loads(result.read_text())
+        try:
+            record = json.loads(result.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{result}: not valid JSON ({err}); rerun this experiment or remove its folder") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{result}: expected a JSON object (a run record); rerun this experiment")
         folder = result.parent
         dataset = record.get("dataset", folder.parent.name)
         if wanted is not None and dataset not in wanted:

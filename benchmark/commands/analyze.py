@@ -25,20 +25,27 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from benchmark.commands.checks import Checks
+
+    checks = Checks()
+    checks.at_least(args.replicates, "--replicates")
+    store = checks.input_dir(args.store, "STORE", "a results store folder (with runs/)")
+    out = Path(args.out) if args.out else Path(args.store) / "analysis"
+    if args.out or store is not None:
+        checks.output_dir(out, "--out" if args.out else "the default --out")
+    checks.raise_if_any()
+
     from analysis.report import run_analysis
 
-    if args.replicates < 1:
-        raise ValueError(f"--replicates must be >= 1, got {args.replicates}")
     start = time.perf_counter()
-    result, written = run_analysis(
-        args.store,
-        out_dir=args.out,
+    result, written = run_analysis(  # reads and checks the whole store (and --baseline) before it writes
+        store,
+        out_dir=out,
         n_replicates=args.replicates,
         seed=args.seed,
         baseline=args.baseline,
         figures=not args.no_figures,
     )
-    out = Path(args.out) if args.out else Path(args.store) / "analysis"
     datasets = result.full["dataset"].nunique()
     print(
         f"analysed {len(result.models)} models x {datasets} datasets, {args.replicates} replicates "
