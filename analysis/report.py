@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis import ranking
 from analysis.bootstrap import METRICS, BootstrapResult, bootstrap_store
-from analysis.store import ANALYSIS_DIR, ModelKey, ResultsStore, open_store
+from analysis.store import ModelKey, ResultsStore, open_store
 from analysis.tables import compare_with_reported, comparison_table, format_table, reported_table, table2, table3
 from benchmark.core.atomic import atomic_write_json, atomic_write_text
 
@@ -221,14 +221,21 @@ def _summary(result: Analysis, files: list[str]) -> dict[str, Any]:
 
 
 def run_analysis(
-    store: str | Path,
+    store: str | Path | ResultsStore,
     out_dir: str | Path | None = None,
     n_replicates: int = 1000,
     seed: int = 0,
     baseline: str = "default",
     figures: bool = True,
+    profile: str | None = None,
+    run_seed: int | None = None,
 ) -> tuple[Analysis, list[Path]]:
-    """``benchmark analyze``: analyse ``store`` and write everything into ``out_dir`` (default ``STORE/analysis``)."""
-    result = analyze(store, n_replicates=n_replicates, seed=seed, baseline=baseline)
-    out = Path(out_dir) if out_dir is not None else Path(store) / ANALYSIS_DIR
+    """``benchmark analyze``: analyse ``store`` and write everything into ``out_dir``.
+
+    ``profile`` and ``run_seed`` select the runs when the store holds several profiles or training seeds; the
+    default ``out_dir`` is ``STORE/analysis/<profile>_seed<seed>`` (:func:`analysis.store.analysis_dir`).
+    """
+    opened = store if isinstance(store, ResultsStore) else open_store(store, profile=profile, seed=run_seed)
+    result = analyze(opened, n_replicates=n_replicates, seed=seed, baseline=baseline)
+    out = Path(out_dir) if out_dir is not None else opened.analysis_dir
     return result, write_analysis(result, out, figures=figures)

@@ -3,20 +3,22 @@
 Layout (``docs/analysis.md`` has the full description)::
 
     STORE/
-      store.json                                   {"format": "detbench-results", "version": 1}
-      runs/<dataset>/<architecture>__<pretraining>/
+      store.json                                   {"format": "detbench-results", "version": 2}
+      runs/<dataset>/<architecture>__<pretraining>/<profile>_<fold>_seed<seed>[_<variant>]/
         match_table.npz                            the run's MatchTable on the test split (IoU 0.1 matching)
-        result.json                                ids, metric values, provenance
-      analysis/                                    written by ``benchmark analyze``
+        result.json                                run identity, metric values, provenance
+      analysis/<profile>_seed<seed>/               written by ``benchmark analyze``
 
-A model is identified by ``(architecture, pretraining)``; ids are lower-case ``[a-z0-9._-]`` words without a
-double underscore, so the run folder name ``<architecture>__<pretraining>`` is unambiguous.
+Every run is named by its :class:`~benchmark.core.run_key.RunKey` (the same identity ``benchmark train`` uses
+for its run folder), so runs of other profiles, seeds, folds or options never overwrite or shadow each other.
+The analysis ranks *models*, ``(architecture, pretraining)``; :func:`open_store` therefore selects one run per
+model and dataset (one profile, one seed, one fold, one variant) and says which choice to make when the store
+holds several.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,17 +29,22 @@ import numpy as np
 import pandas as pd
 
 from benchmark.core.atomic import atomic_open, atomic_write_json
+from benchmark.core.run_key import RunKey
 from benchmark.metrics.matching import MatchTable
 
 __all__ = [
     "ANALYSIS_DIR",
+    "KEY_COLUMNS",
     "MATCH_TABLE_FILE",
     "RESULT_FILE",
     "RUNS_DIR",
     "STORE_FORMAT",
     "ModelKey",
     "ResultsStore",
+    "analysis_dir",
     "check_paired",
+    "has_run",
+    "index_store",
     "init_store",
     "load_match_table",
     "open_store",
@@ -47,32 +54,17 @@ __all__ = [
     "write_run",
 ]
 
-STORE_FORMAT = {"format": "detbench-results", "version": 1}
+STORE_FORMAT = {"format": "detbench-results", "version": 2}
 STORE_FILE = "store.json"
 RUNS_DIR = "runs"
 ANALYSIS_DIR = "analysis"
 MATCH_TABLE_FILE = "match_table.npz"
 RESULT_FILE = "result.json"
 STORE_METRICS = ("map@0.1", "froc@0.1")
-_ID = re.compile(r"^[a-z0-9][a-z0-9.-]*(_[a-z0-9.-]+)*$")
+KEY_COLUMNS = ("dataset", "architecture", "pretraining", "profile", "fold", "seed", "variant")
 _MATCH_COLUMNS = ("image_index", "class_index", "score", "tp", "ignored", "gt_counts", "det_index", "gt_index")
 
 ModelKey = tuple[str, str]  # (architecture, pretraining)
-
-
-def _check_id(kind: str, value: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
-        raise ValueError(
-            f"{kind} id {value!r} is not valid: use lower-case letters, digits, '.', '-' and single '_' "
-            "(e.g. 'resenc_retina_unet', 'mae')"
-        )
-    return value
-
-
-def _check_dataset(value: str) -> str:
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", value):
-        raise ValueError(f"dataset id {value!r} is not valid: use letters, digits, '.', '-', '_' (e.g. 'D06')")
-    return value
 
 
 # -- match tables on disk --------------------------------------------------------------------------------
@@ -129,42 +121,67 @@ def table_metrics(table: MatchTable) -> dict[str, float | None]:
 
 # -- writing runs ------------------------------------------------------------------------------------------
 def init_store(root: str | Path) -> Path:
-    """Create (or check) a store folder and its ``store.json``."""
+    """Create (or check) a store folder and its ``store.json``; a store of another layout version is an error."""
     root = Path(root)
     marker = root / STORE_FILE
     if marker.exists():
-        found = json.loads(marker.read_text())
-        if found.get("format") != STORE_FORMAT["format"]:
-            raise ValueError(f"{root} is not a detbench results store ({marker} says {found})")
+        _check_marker(root, marker)
     else:
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(f"results store {root} is a file, not a folder")
         (root / RUNS_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_json(marker, STORE_FORMAT, indent=2)
     return root
 
 
-def run_dir(root: str | Path, dataset: str, architecture: str, pretraining: str) -> Path:
-    """Folder of one run: ``runs/<dataset>/<architecture>__<pretraining>``."""
-    name = f"{_check_id('architecture', architecture)}__{_check_id('pretraining', pretraining)}"
-    return Path(root) / RUNS_DIR / _check_dataset(dataset) / name
+def _check_marker(root: Path, marker: Path) -> None:
+    try:
+        found = json.loads(marker.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{marker}: not valid JSON ({err}); is {root} a detbench results store?") from None
+    if not isinstance(found, dict) or found.get("format") != STORE_FORMAT["format"]:
+        raise ValueError(f"{root} is not a detbench results store ({marker} says {found})")
+    if found.get("version") != STORE_FORMAT["version"]:
+        raise ValueError(
+            f"{root} is a results store of layout version {found.get('version')}, this detbench reads version "
+            f"{STORE_FORMAT['version']} (runs keyed by profile, fold and seed): write new results into a new "
+            "store (--store), or move the old one aside"
+        )
+
+
+def run_dir(root: str | Path, key: RunKey) -> Path:
+    """Folder of one run: ``runs/<RunKey.folder>``."""
+    return Path(root) / RUNS_DIR / key.folder
+
+
+def has_run(root: str | Path, key: RunKey) -> bool:
+    """True when the store holds the finished run ``key`` (its result record and match table)."""
+    folder = run_dir(root, key)
+    return (folder / RESULT_FILE).is_file() and (folder / MATCH_TABLE_FILE).is_file()
 
 
 def write_run(
     root: str | Path,
-    dataset: str,
-    architecture: str,
-    pretraining: str,
+    key: RunKey,
     table: MatchTable,
     provenance: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write one run (match table + ``result.json`` with its metrics and provenance); returns the run folder."""
+    """Write one run (match table, then ``result.json`` with its identity, metrics and provenance).
+
+    The result record is written last, so a run folder with a ``result.json`` is always complete.
+    """
     init_store(root)
-    folder = run_dir(root, dataset, architecture, pretraining)
+    folder = run_dir(root, key)
     save_match_table(table, folder / MATCH_TABLE_FILE)
     record = {
-        "dataset": dataset,
-        "architecture": architecture,
-        "pretraining": pretraining,
+        "run_key": key.to_json(),
+        "dataset": key.dataset,
+        "architecture": key.architecture,
+        "pretraining": key.pretraining,
+        "profile": key.profile,
+        "fold": key.fold,
+        "seed": key.seed,
         "split": "test",
         "n_images": table.n_images,
         "class_names": list(table.class_names),
@@ -201,20 +218,133 @@ def check_paired(tables: Mapping[ModelKey, MatchTable], dataset: str = "") -> No
             raise ValueError(f"{key}{where}: ground-truth counts differ from {key0} on images {differ[:5]}")
 
 
+def _read_record(result: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(result.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{result}: not valid JSON ({err}); delete the run folder and rerun it") from None
+    if not isinstance(record, dict) or "run_key" not in record:
+        raise ValueError(f"{result}: not a run record of this store layout (no 'run_key')")
+    return record
+
+
+def index_store(root: str | Path) -> pd.DataFrame:
+    """Every run of a store, one row each: the RunKey columns, ``path`` and the stored metrics."""
+    root = Path(root)
+    marker = root / STORE_FILE
+    if not (root / RUNS_DIR).is_dir() or not marker.is_file():
+        raise FileNotFoundError(
+            f"{root} is not a results store: no {STORE_FILE} and {RUNS_DIR}/ folder (see docs/analysis.md)"
+        )
+    _check_marker(root, marker)
+    rows = []
+    for result in sorted((root / RUNS_DIR).glob(f"*/*/*/{RESULT_FILE}")):
+        record = _read_record(result)
+        try:
+            key = RunKey.from_json(record["run_key"])
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{result}: invalid run identity ({err})") from None
+        folder = result.parent
+        if run_dir(root, key) != folder:
+            raise ValueError(f"{result}: its run identity names the folder {key.folder}, not {folder}")
+        if not (folder / MATCH_TABLE_FILE).is_file():
+            raise FileNotFoundError(f"{folder}: {MATCH_TABLE_FILE} is missing; delete the folder and rerun the run")
+        row: dict[str, Any] = {**{c: getattr(key, c) for c in KEY_COLUMNS}, "path": str(folder)}
+        row["options"] = json.dumps(dict(key.options), sort_keys=True)
+        metrics = record.get("metrics") or {}
+        row.update({m: metrics.get(m) for m in STORE_METRICS})
+        rows.append(row)
+    columns = [*KEY_COLUMNS, "options", "path", *STORE_METRICS]
+    frame = pd.DataFrame(rows, columns=columns)
+    for metric in STORE_METRICS:
+        frame[metric] = frame[metric].astype(float)
+    frame["fold"] = frame["fold"].astype("Int64")
+    return frame.sort_values(list(KEY_COLUMNS[:3]) + ["profile", "seed", "variant"], ignore_index=True)
+
+
+def _fold_label(value: Any) -> str:
+    return "official" if value is None or pd.isna(value) else f"fold{int(value)}"
+
+
+def _select(
+    runs: pd.DataFrame, root: Path, profile: str | None, seed: int | None, variant: str | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One run per (dataset, model); a clear error naming the choice when the store holds several."""
+    if profile is not None:
+        if profile not in set(runs["profile"]):
+            raise ValueError(f"{root} holds no runs of profile {profile!r}; it holds {sorted(set(runs['profile']))}")
+        runs = runs[runs["profile"] == profile]
+    profiles = sorted(set(runs["profile"]))
+    if len(profiles) > 1:
+        raise ValueError(
+            f"{root} holds runs of the profiles {', '.join(profiles)}, which are not comparable: choose one "
+            "(benchmark analyze --profile P)"
+        )
+    if seed is not None:
+        if seed not in set(runs["seed"]):
+            raise ValueError(f"{root} holds no runs of seed {seed}; seeds there: {sorted(set(runs['seed']))}")
+        runs = runs[runs["seed"] == seed]
+    if variant is not None:
+        runs = runs[runs["variant"] == variant]
+        if runs.empty:
+            raise ValueError(f"{root} holds no runs of variant {variant!r}")
+    model = ["dataset", "architecture", "pretraining"]
+    dup = runs[runs.duplicated(model, keep=False)]
+    if not dup.empty:
+        first = dup.iloc[0]
+        same = dup[(dup[model] == first[model]).all(axis=1)]
+        differ = [c for c in ("seed", "fold", "variant") if same[c].astype(str).nunique() > 1]
+        flag = {"seed": "--run-seed N", "fold": "--fold", "variant": "--variant V"}
+        raise ValueError(
+            f"{root} holds {len(same)} runs of {first['architecture']}__{first['pretraining']} on {first['dataset']} "
+            f"that differ in {', '.join(differ)} ({', '.join(sorted(set(same['path'].map(lambda p: Path(p).name))))}): "
+            f"choose one ({', '.join(flag[c] for c in differ)})"
+        )
+    seeds = sorted(set(int(s) for s in runs["seed"]))
+    selection = {
+        "profile": profiles[0] if profiles else profile,
+        "seeds": seeds,
+        "variants": sorted(set(runs["variant"])),
+        "folds": sorted(set(_fold_label(f) for f in runs["fold"])),
+    }
+    return runs.reset_index(drop=True), selection
+
+
+def analysis_dir(root: str | Path, selection: Mapping[str, Any]) -> Path:
+    """``STORE/analysis/<profile>_seed<seed>``: analyses of different selections never overwrite each other."""
+    seeds = selection.get("seeds") or []
+    seed_part = f"seed{seeds[0]}" if len(seeds) == 1 else "seeds" + "-".join(str(s) for s in seeds)
+    name = f"{selection.get('profile')}_{seed_part}"
+    variants = [v for v in selection.get("variants") or [] if v]
+    if variants:
+        name += "_" + "-".join(variants)
+    return Path(root) / ANALYSIS_DIR / name
+
+
 @dataclass
 class ResultsStore:
-    """An opened results store: the run index and lazily loaded match tables."""
+    """A selection of a results store: one run per (dataset, model), with lazily loaded match tables.
+
+    ``runs`` has the RunKey columns, ``path`` and one column per stored metric; ``all_runs`` is every run of
+    the store; ``selection`` says which profile, seeds, folds and variants were chosen.
+    """
 
     root: Path
-    runs: pd.DataFrame  # dataset, architecture, pretraining, path, and one column per stored metric
+    runs: pd.DataFrame
+    all_runs: pd.DataFrame | None = None
+    selection: dict[str, Any] = field(default_factory=dict)
     _tables: dict[tuple[str, str, str], MatchTable] = field(default_factory=dict, repr=False)
 
     @property
     def datasets(self) -> list[str]:
         return sorted(self.runs["dataset"].unique())
 
+    @property
+    def analysis_dir(self) -> Path:
+        return analysis_dir(self.root, self.selection)
+
     def models(self, dataset: str | None = None) -> list[ModelKey]:
-        """The ``(architecture, pretraining)`` keys, of one dataset or of the whole store."""
+        """The ``(architecture, pretraining)`` keys, of one dataset or of the whole selection."""
         runs = self.runs if dataset is None else self.runs[self.runs["dataset"] == dataset]
         return sorted(set(zip(runs["architecture"], runs["pretraining"], strict=True)))
 
@@ -227,8 +357,10 @@ class ResultsStore:
                 & (self.runs["pretraining"] == pretraining)
             ]
             if hit.empty:
-                valid = ", ".join(f"{d}/{a}__{p}" for d, a, p in self.runs[["dataset", "architecture", "pretraining"]]
-                                  .itertuples(index=False))
+                valid = ", ".join(
+                    f"{d}/{a}__{p}"
+                    for d, a, p in self.runs[["dataset", "architecture", "pretraining"]].itertuples(index=False)
+                )
                 raise ValueError(f"no run {dataset}/{architecture}__{pretraining} in {self.root}. Runs: {valid}")
             self._tables[key] = load_match_table(Path(hit["path"].iloc[0]) / MATCH_TABLE_FILE)
         return self._tables[key]
@@ -248,38 +380,28 @@ class ResultsStore:
         return long.sort_values(["dataset", "metric", "architecture", "pretraining"], ignore_index=True)
 
 
-def open_store(root: str | Path, datasets: Iterable[str] | None = None) -> ResultsStore:
-    """Index a results store (every ``runs/*/*/result.json``); ``datasets`` restricts the index."""
+def open_store(
+    root: str | Path,
+    datasets: Iterable[str] | None = None,
+    profile: str | None = None,
+    seed: int | None = None,
+    variant: str | None = None,
+) -> ResultsStore:
+    """Index a results store and select one run per (dataset, model).
+
+    ``datasets`` restricts the index; ``profile``, ``seed`` and ``variant`` choose among runs of the same model
+    (needed only when the store holds several; the error message says which).
+    """
     root = Path(root)
-    runs_root = root / RUNS_DIR
-    if not runs_root.is_dir():
-        raise FileNotFoundError(f"{root} is not a results store: no {RUNS_DIR}/ folder (see docs/analysis.md)")
-    wanted = None if datasets is None else set(datasets)
-    rows = []
-    for result in sorted(runs_root.glob(f"*/*/{RESULT_FILE}")):
-        try:
-            record = json.loads(result.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{result}: not valid JSON ({err}); rerun this experiment or remove its folder") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{result}: expected a JSON object (a run record); rerun this experiment")
-        folder = result.parent
-        dataset = record.get("dataset", folder.parent.name)
-        if wanted is not None and dataset not in wanted:
-            continue
-        arch, pre = record.get("architecture"), record.get("pretraining")
-        if folder.name != f"{arch}__{pre}" or folder.parent.name != dataset:
-            raise ValueError(f"{result}: ids ({dataset}, {arch}, {pre}) do not match the folder {folder}")
-        if not (folder / MATCH_TABLE_FILE).is_file():
-            raise FileNotFoundError(f"{folder}: {MATCH_TABLE_FILE} is missing")
-        row = {"dataset": dataset, "architecture": arch, "pretraining": pre, "path": str(folder)}
-        row.update({k: v for k, v in (record.get("metrics") or {}).items() if k in STORE_METRICS})
-        rows.append(row)
-    if not rows:
-        which = "" if wanted is None else f" for datasets {sorted(wanted)}"
-        raise FileNotFoundError(f"no runs in {runs_root}{which} (expected runs/<dataset>/<arch>__<pretraining>/)")
-    runs = pd.DataFrame(rows)
-    for metric in STORE_METRICS:
-        if metric in runs:
-            runs[metric] = runs[metric].astype(float)
-    return ResultsStore(root=root, runs=runs.sort_values(["dataset", "architecture", "pretraining"], ignore_index=True))
+    everything = index_store(root)
+    runs = everything
+    if datasets is not None:
+        wanted = set(datasets)
+        runs = runs[runs["dataset"].isin(wanted)]
+    if runs.empty:
+        which = "" if datasets is None else f" for datasets {sorted(set(datasets))}"
+        raise FileNotFoundError(
+            f"no runs in {root / RUNS_DIR}{which} (expected runs/<dataset>/<arch>__<pretraining>/<run>/result.json)"
+        )
+    selected, selection = _select(runs, root, profile, seed, variant)
+    return ResultsStore(root=root, runs=selected, all_runs=everything, selection=selection)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.store import ModelKey, write_run
+from benchmark.core.run_key import RunKey
 from benchmark.metrics.matching import MatchTable, match_detections
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "synthetic_match_table",
 ]
 
+SYNTHETIC_PROFILE = "synthetic"  # the profile recorded for runs of a synthetic store (no training happened)
 DEFAULT_DATASETS = ("S01", "S03", "S06")
 DEFAULT_MODELS: tuple[ModelKey, ...] = (
     ("retina_unet", "default"),
@@ -139,5 +141,6 @@ def build_synthetic_store(
         for arch, pre in models:
             table = synthetic_match_table(dataset, (arch, pre), n_images=n_images, seed=seed, fp_per_image=fp_per_image)
             prov = {**base, "dataset": {"dataset_id": dataset, "synthetic": True}}
-            write_run(root, dataset, arch, pre, table, provenance=prov, extra={"synthetic": True})
+            key = RunKey(dataset, arch, pre, profile=SYNTHETIC_PROFILE, seed=seed)
+            write_run(root, key, table, provenance=prov, extra={"synthetic": True})
     return Path(root)

@@ -7,11 +7,12 @@ with a matching fingerprint, training resumes from its last checkpoint, inferenc
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from benchmark.core.atomic import atomic_write_json
+from benchmark.core.run_key import RunKey
 from benchmark.provenance import collect_provenance, dataset_provenance
 
 DATA_ENV = "DETBENCH_DATA"
@@ -42,6 +43,74 @@ class ExperimentConfig:
     max_steps: int | None = None
     progress: bool = True
     overwrite_preprocessing: bool = False
+    runs: str = "runs"  # root of the run folders when ``out`` is not given: RUNS/<RunKey.folder>
+
+    def run_key(self) -> RunKey:
+        """The run's identity, computed without generating or reading any image (see :func:`experiment_key`)."""
+        return experiment_key(self)
+
+    def run_dir(self) -> Path:
+        """``out`` when given, else ``RUNS/<RunKey.folder>``."""
+        return Path(self.out) if self.out else Path(self.runs) / self.run_key().folder
+
+
+def scale_of_profile(profile: str) -> str:
+    """The twin scale a profile trains on (tiny -> tiny, cpu -> small, paper -> full; others small)."""
+    return SCALE_OF_PROFILE.get(profile, "small")
+
+
+def _twin_info(meta_provenance: dict) -> tuple[str, int] | None:
+    """``(scale, seed)`` of a synthetic twin from its dataset.json provenance, ``None`` for other datasets."""
+    if meta_provenance.get("kind") != "synthetic_twin":
+        return None
+    return str(meta_provenance.get("scale", "unknown")), int(meta_provenance.get("seed", 0))
+
+
+def experiment_key(cfg: ExperimentConfig) -> RunKey:
+    """The :class:`RunKey` of ``cfg``: dataset id, architecture, pre-training, profile, fold, seed and options.
+
+    Options record what else changes results: mirror TTA, and for a twin given as a folder, its scale and seed
+    when they are not the ones the profile would generate. Cheap: reads at most a ``dataset.json``.
+    """
+    options: dict[str, object] = {"tta": cfg.mirror_tta}
+    path = Path(cfg.dataset)
+    if (path / "dataset.json").is_file():
+        from benchmark.data.format import PreparedDataset
+
+        meta = PreparedDataset(path).meta
+        dataset_id = meta.dataset_id
+        twin = _twin_info(meta.provenance or {})
+        if twin is not None and twin != (scale_of_profile(cfg.profile), 0):
+            options["data"] = f"{twin[0]}-seed{twin[1]}"
+    else:
+        from benchmark.datasets import get_dataset
+
+        spec = get_dataset(cfg.dataset)  # raises with "did you mean" for unknown names
+        dataset_id = spec.twin_id if cfg.dataset.upper().startswith("S") else spec.id
+    return RunKey.make(dataset_id, cfg.architecture, cfg.pretraining, cfg.profile, cfg.fold, cfg.seed, options)
+
+
+def preprocessed_dir(prepared: Path, data_root: Path, config: str, fold: int | None) -> Path:
+    """``DATA_ROOT/preprocessed/<dataset tag>/<config>[_foldK]``, keyed by everything that changes its content.
+
+    The tag is ``<id>-<scale>-seed<seed>`` for a synthetic twin (twins of two scales never share a folder), the
+    dataset id for a converted dataset in ``DATA_ROOT/prepared/<id>``, and ``<id>-<hash of its path>`` for a
+    prepared folder elsewhere. The plan configuration and the fold (the plan's statistics come from the fold's
+    training cases) name the sub-folder.
+    """
+    import hashlib
+
+    from benchmark.data.format import PreparedDataset
+
+    meta = PreparedDataset(prepared).meta
+    twin = _twin_info(meta.provenance or {})
+    if twin is not None:
+        tag = f"{meta.dataset_id}-{twin[0]}-seed{twin[1]}"
+    elif prepared.resolve() == (data_root / "prepared" / meta.dataset_id).resolve():
+        tag = meta.dataset_id
+    else:
+        tag = f"{meta.dataset_id}-{hashlib.sha1(str(prepared.resolve()).encode()).hexdigest()[:8]}"
+    return data_root / "preprocessed" / tag / (config if fold is None else f"{config}_fold{fold}")
 
 
 @dataclass
@@ -52,6 +121,7 @@ class ExperimentResult:
     result_file: Path | None
     match_table: object = None  # the test split's mAP@0.1 MatchTable (what the bootstrap analysis reads)
     provenance: dict | None = None
+    key: RunKey | None = None
 
 
 def resolve_prepared_dataset(
@@ -71,7 +141,7 @@ def resolve_prepared_dataset(
     if dataset.upper().startswith("S"):
         from benchmark.synthetic.generate import generate_suite
 
-        scale = SCALE_OF_PROFILE.get(profile, "small")
+        scale = scale_of_profile(profile)
         (root,) = generate_suite(
             [spec.twin_id], data_root / "synthetic" / scale, scale=scale, workers=workers, progress=progress
         )
@@ -94,15 +164,14 @@ def preprocess(
     progress: bool,
     overwrite: bool = False,
 ) -> Path:
-    """Plan and preprocess (resumable, fingerprinted) into ``DATA_ROOT/preprocessed/<dataset>/<config>[_fold]``."""
+    """Plan and preprocess (resumable, fingerprinted) into :func:`preprocessed_dir`."""
     from benchmark.data.format import PreparedDataset
     from benchmark.preprocessing.fingerprint import dataset_fingerprint
     from benchmark.preprocessing.pipeline import StaleOutputError, preprocess_dataset
     from benchmark.preprocessing.plan import PLAN_VERSION, PLANS_FILE, Plan
     from benchmark.preprocessing.planning import plan_preprocessing
 
-    name = config if fold is None else f"{config}_fold{fold}"
-    out = data_root / "preprocessed" / prepared.name / name
+    out = preprocessed_dir(prepared, data_root, config, fold)
     plan = Plan.load(out) if (out / PLANS_FILE).is_file() else None
     # Planning reads every training image; a stored plan of the same config and dataset state is reused.
     if (
@@ -153,15 +222,8 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     preprocessed = preprocess(
         prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress, cfg.overwrite_preprocessing
     )
-    fold = "official" if cfg.fold is None else f"fold{cfg.fold}"
-    run_dir = (
-        Path(cfg.out)
-        if cfg.out
-        else Path("runs")
-        / prepared.name
-        / f"{cfg.architecture}__none"
-        / (f"{cfg.preprocessing}_{cfg.profile}_{fold}_seed{cfg.seed}")
-    )
+    key = cfg.run_key()
+    run_dir = cfg.run_dir()
     trainer = Trainer(
         TrainConfig(
             preprocessed=str(preprocessed),
@@ -178,11 +240,11 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     )
     training = trainer.fit()
     if not training.finished:
-        return ExperimentResult(run_dir, False, {}, None)
+        return ExperimentResult(run_dir, False, {}, None, key=key)
 
     data, model = trainer.data, trainer.model
     inference = InferenceConfig(
-        patch_size=profile.patch_size,
+        patch_size=trainer.patch_size,
         overlap=profile.inference_overlap,
         mirror_axes=(0, 1, 2) if cfg.mirror_tta else (),
         batch_size=profile.batch_size,
@@ -214,12 +276,14 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     map_table = tables[get_metric("map@0.1").match_key]
     provenance = collect_provenance(
         cfg,
+        run_key=key.to_json(),
         seed=cfg.seed,
         dataset=dataset_provenance(prepared),
         preprocessing=data.plan.config,
         preprocessed=str(preprocessed),
     )
     record = {
+        "run_key": key.to_json(),
         "metrics": scores,
         "metric_details": {name: r.to_dict() for name, r in results.items()},
         "validation_map@0.1": val_map,
@@ -231,14 +295,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             "seconds": training.seconds,
             "final_val_loss": training.final_val_loss,
         },
-        "provenance": collect_provenance(
-            cfg,
-            seed=cfg.seed,
-            dataset=dataset_provenance(prepared),
-            preprocessing=data.plan.config,
-            preprocessed=str(preprocessed),
-        ),
+        "provenance": provenance,
     }
-    result_file = run_dir / "result.json"
-    result_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    return ExperimentResult(run_dir, True, scores, result_file, map_table, provenance)
+    result_file = atomic_write_json(run_dir / "result.json", record, indent=2, default=str)
+    return ExperimentResult(run_dir, True, scores, result_file, map_table, provenance, key)

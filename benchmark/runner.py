@@ -3,13 +3,23 @@
 ``benchmark run --suite dev`` runs the synthetic twins S01-S05 by default (``--real`` uses converted datasets),
 writes each finished experiment's test match table and metrics into the store that ``benchmark analyze``
 reads (docs/analysis.md), and skips experiments already in the store, so an interrupted suite resumes.
+
+Each experiment is one :class:`~benchmark.core.run_key.RunKey` (dataset, architecture, pre-training, profile,
+fold, seed, options). The same key names the experiment's run folder (shared with ``benchmark train``) and its
+store entry, so a rerun with another profile or seed into the same store runs new experiments and keeps the old
+ones, and a finished ``benchmark train`` run is picked up instead of being trained again.
 """
 
 from __future__ import annotations
 
 import itertools
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
+
+from benchmark.core.run_key import RunKey
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,9 @@ class SuiteResult:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
     unfinished: list[tuple[str, str, str]] = field(default_factory=list)
     analysis_files: list[Path] = field(default_factory=list)
+    analysis_dir: Path | None = None
+    scores: dict[tuple[str, str, str], dict[str, float]] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def suite_grid(cfg: SuiteConfig) -> list[tuple[str, str, str]]:
@@ -57,49 +70,175 @@ def suite_grid(cfg: SuiteConfig) -> list[tuple[str, str, str]]:
     return list(itertools.product(ids, cfg.architectures, cfg.pretraining))
 
 
-def run_suite(cfg: SuiteConfig) -> SuiteResult:
-    """Run (or resume) every experiment of the suite and, when all finished, analyse the store."""
+def _experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str):  # noqa: ANN202 - lazy import
+    from benchmark.experiment import ExperimentConfig
+
+    return ExperimentConfig(
+        dataset=dataset,
+        architecture=arch,
+        profile=cfg.profile,
+        pretraining=pre,
+        seed=cfg.seed,
+        data_root=cfg.data_root,
+        runs=cfg.runs,
+        workers=cfg.workers,
+        device=cfg.device,
+        progress=cfg.progress,
+    )
+
+
+@dataclass
+class SuitePlan:
+    """What the runner will do: every experiment with its key, and the ones already in the store."""
+
+    cells: list[tuple[tuple[str, str, str], RunKey]]
+    done: set[RunKey]
+    estimates: dict[RunKey, float | None]
+    twin_seconds: float
+
+    @property
+    def todo(self) -> list[tuple[tuple[str, str, str], RunKey]]:
+        return [(t, k) for t, k in self.cells if k not in self.done]
+
+    def estimated_seconds(self) -> float | None:
+        values = [self.estimates[k] for _, k in self.todo]
+        if any(v is None for v in values):
+            return None
+        return float(sum(values)) + self.twin_seconds  # type: ignore[arg-type]
+
+
+def plan_suite(cfg: SuiteConfig) -> SuitePlan:
+    """Keys, skip decisions and time estimates of the suite, without generating data or training."""
+    from analysis.store import has_run
+    from benchmark.estimates import estimate_experiment_seconds, estimate_twin_seconds
+    from benchmark.experiment import default_data_root, scale_of_profile
+
+    cells = [(t, _experiment_config(cfg, *t).run_key()) for t in suite_grid(cfg)]
+    done = set() if cfg.force else {k for _, k in cells if has_run(cfg.store, k)}
+    estimates = {k: estimate_experiment_seconds(cfg.profile, k.architecture, cfg.device) for _, k in cells}
+    twin_seconds = 0.0
+    if not cfg.real:
+        data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
+        scale = scale_of_profile(cfg.profile)
+        missing = {k.dataset for _, k in cells if k not in done}
+        present = {p.name.split("_")[0] for p in (data_root / "synthetic" / scale).glob("S0*") if p.is_dir()}
+        twin_seconds = estimate_twin_seconds(scale) * len(missing - present)
+    return SuitePlan(cells, done, estimates, twin_seconds)
+
+
+def _say(out: TextIO | None, text: str) -> None:
+    if out is None:
+        return
     from tqdm import tqdm
 
-    from analysis.store import RESULT_FILE, run_dir, write_run
-    from benchmark.experiment import ExperimentConfig, run_experiment
+    tqdm.write(text, file=out)
 
-    grid = suite_grid(cfg)
+
+def _scores_line(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{name} {100 * value:.1f}" for name, value in metrics.items())
+
+
+def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
+    """Run (or resume) every experiment of the suite and, when all finished, analyse the store.
+
+    ``out`` receives the plan, one line per finished or skipped experiment and the summary (``None``: silent).
+    """
+    from tqdm import tqdm
+
+    from analysis.store import init_store, write_run
+    from benchmark import experiment as experiment_module
+    from benchmark.estimates import format_duration
+
+    if cfg.replicates < 1:
+        raise ValueError(f"--replicates must be >= 1, got {cfg.replicates}")
+    init_store(cfg.store)  # a bad store location fails now, not after hours of training
+    plan = plan_suite(cfg)
     result = SuiteResult(Path(cfg.store))
-    for dataset, arch, pre in tqdm(grid, desc="suite", unit="experiment", disable=not cfg.progress):
-        key = (dataset, arch, pre)
-        if not cfg.force and (run_dir(cfg.store, dataset, arch, pre) / RESULT_FILE).is_file():
-            result.skipped.append(key)
-            continue
-        experiment = run_experiment(
-            ExperimentConfig(
-                dataset=dataset,
-                architecture=arch,
-                profile=cfg.profile,
-                pretraining=pre,
-                seed=cfg.seed,
-                data_root=cfg.data_root,
-                out=str(Path(cfg.runs) / dataset / f"{arch}__{pre}" / f"{cfg.profile}_seed{cfg.seed}"),
-                workers=cfg.workers,
-                device=cfg.device,
-                progress=cfg.progress,
+    start = time.perf_counter()
+    estimate = plan.estimated_seconds()
+    _say(
+        out,
+        f"plan: {len(plan.cells)} experiment(s) ({len(plan.todo)} to run, {len(plan.done)} already in the store), "
+        f"profile {cfg.profile}, seed {cfg.seed}; results -> {cfg.store}, run folders -> {cfg.runs}; "
+        f"estimated time {format_duration(estimate)}",
+    )
+    for triple, key in plan.cells:
+        if key in plan.done:
+            result.skipped.append(triple)
+            _say(out, f"skip {key}: already in the store (--force reruns it)")
+    spent_estimated, spent_actual = 0.0, 0.0
+    remaining = list(plan.todo)
+    bar = tqdm(
+        total=len(remaining),
+        desc="suite",
+        unit="exp",
+        disable=not cfg.progress or not remaining,
+        file=out if out is not None else sys.stderr,
+        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed} elapsed, {postfix}",
+    )
+
+    def eta() -> str:
+        left = [plan.estimates[k] for _, k in remaining]
+        if any(v is None for v in left):
+            return "ETA unknown (no estimate for this profile)"
+        ratio = spent_actual / spent_estimated if spent_estimated > 0 else 1.0
+        return f"ETA {format_duration(sum(left) * ratio)}"  # type: ignore[arg-type]
+
+    try:
+        while remaining:
+            triple, key = remaining[0]
+            dataset, arch, pre = triple
+            bar.set_description(f"{dataset} {arch} {pre}")
+            bar.set_postfix_str(eta())
+            t0 = time.perf_counter()
+            experiment = experiment_module.run_experiment(_experiment_config(cfg, dataset, arch, pre))
+            took = time.perf_counter() - t0
+            remaining.pop(0)
+            if plan.estimates[key] is not None:
+                spent_estimated += float(plan.estimates[key])  # type: ignore[arg-type]
+                spent_actual += took
+            bar.update(1)
+            if not experiment.finished:
+                result.unfinished.append(triple)
+                _say(out, f"unfinished {key}: training stopped early; rerun to resume ({experiment.run_dir})")
+                continue
+            write_run(
+                cfg.store,
+                key,
+                experiment.match_table,
+                provenance=experiment.provenance,
+                extra={"protocol_metrics": experiment.metrics, "run_dir": str(experiment.run_dir)},
             )
-        )
-        if not experiment.finished:
-            result.unfinished.append(key)
-            continue
-        write_run(
-            cfg.store,
-            dataset,
-            arch,
-            pre,
-            experiment.match_table,
-            provenance=experiment.provenance,
-            extra={"protocol_metrics": experiment.metrics, "run_dir": str(experiment.run_dir)},
-        )
-        result.ran.append(key)
+            result.ran.append(triple)
+            result.scores[triple] = dict(experiment.metrics)
+            _say(out, f"done {key} in {format_duration(took)}: test {_scores_line(experiment.metrics)}")
+    finally:
+        bar.close()
     if cfg.analyze and not result.unfinished:
         from analysis.report import run_analysis
+        from analysis.store import open_store
 
-        _, result.analysis_files = run_analysis(cfg.store, n_replicates=cfg.replicates, seed=cfg.seed)
+        store = open_store(cfg.store, profile=cfg.profile, seed=cfg.seed)
+        _, result.analysis_files = run_analysis(store, n_replicates=cfg.replicates, seed=cfg.seed)
+        result.analysis_dir = store.analysis_dir
+    result.seconds = time.perf_counter() - start
+    _say(out, summary_text(result))
     return result
+
+
+def summary_text(result: SuiteResult) -> str:
+    """The end-of-suite summary: counts, time, where results and the analysis are."""
+    from benchmark.estimates import format_duration
+
+    lines = [
+        f"summary: {len(result.ran)} experiment(s) run, {len(result.skipped)} skipped (already in {result.store}), "
+        f"{len(result.unfinished)} unfinished, in {format_duration(result.seconds)}"
+    ]
+    if result.unfinished:
+        names = ", ".join("/".join(t) for t in result.unfinished)
+        lines.append(f"unfinished (rerun the same command to resume): {names}")
+    if result.analysis_dir is not None:
+        lines.append(f"analysis: {len(result.analysis_files)} files in {result.analysis_dir}")
+    elif result.unfinished:
+        lines.append("analysis: not run while experiments are unfinished")
+    return "\n".join(lines)

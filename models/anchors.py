@@ -1,8 +1,9 @@
 """Anchors for Retina U-Net: per-level 3D anchor grids, anchor planning from training boxes, box coder.
 
 Anchors follow nnDetection: every position of a detection level carries the Cartesian product of three
-per-axis sizes (27 anchors); a level with stride ``s`` uses the base sizes times ``s / s_first``. Anchor
-centres sit at voxel-frame position ``(i + 0.5) * s`` of feature index ``i``.
+per-axis sizes (27 anchors); a level with stride ``s`` uses the base sizes times ``s / s_first``, per axis
+when the strides differ per axis (nnDetection scales each axis by its own stride). Anchor centres sit at
+voxel-frame position ``(i + 0.5) * s`` of feature index ``i``.
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from torch import Tensor
 __all__ = ["AnchorGenerator", "BoxCoder", "plan_anchor_sizes"]
 
 
+def _per_axis(stride: int | Sequence[int]) -> tuple[int, int, int]:
+    """A level's stride ``(z, y, x)``; an int is the same on every axis."""
+    t = (int(stride),) * 3 if isinstance(stride, int | np.integer) else tuple(int(s) for s in stride)
+    if len(t) != 3:
+        raise ValueError(f"a stride is an int or 3 ints (z, y, x), got {stride!r}")
+    return t  # type: ignore[return-value]
+
+
 class AnchorGenerator:
     """Anchor grid for a list of feature maps; anchors are ordered (z, y, x, anchor) per level."""
 
-    def __init__(self, sizes: Sequence[Sequence[float]], strides: Sequence[int]) -> None:
+    def __init__(self, sizes: Sequence[Sequence[float]], strides: Sequence[int | Sequence[int]]) -> None:
         if len(sizes) != 3:
             raise ValueError("sizes must hold three per-axis size lists (z, y, x)")
         self.sizes = tuple(tuple(float(s) for s in axis) for axis in sizes)
-        self.strides = tuple(int(s) for s in strides)
+        self.strides = tuple(_per_axis(s) for s in strides)  # (z, y, x) per level
         grid = torch.cartesian_prod(*(torch.tensor(a, dtype=torch.float32) for a in self.sizes))
         self._base = grid.reshape(-1, 3)  # [A, 3] sizes at the first level
 
@@ -34,14 +43,18 @@ class AnchorGenerator:
 
     def level_sizes(self, level: int) -> Tensor:
         """Anchor sizes ``[A, 3]`` of detection level ``level`` (index into ``strides``)."""
-        return self._base * (self.strides[level] / self.strides[0])
+        ratio = [s / f for s, f in zip(self.strides[level], self.strides[0], strict=True)]
+        return self._base * torch.tensor(ratio, dtype=torch.float32)
 
     def __call__(self, shapes: Sequence[Sequence[int]], device: torch.device | None = None) -> list[Tensor]:
         """Anchors ``[D*H*W*A, 6]`` per level for feature maps of spatial ``shapes``."""
         out = []
         for level, shape in enumerate(shapes):
             stride = self.strides[level]
-            axes = [(torch.arange(n, dtype=torch.float32, device=device) + 0.5) * stride for n in shape]
+            axes = [
+                (torch.arange(n, dtype=torch.float32, device=device) + 0.5) * st
+                for n, st in zip(shape, stride, strict=True)
+            ]
             centres = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 1, 3)
             half = self.level_sizes(level).to(device)[None] / 2
             out.append(torch.cat([centres - half, centres + half], dim=-1).reshape(-1, 6))
@@ -81,7 +94,7 @@ def _mean_best_iou(box_sizes: np.ndarray, anchor_sizes: np.ndarray) -> float:
 
 def plan_anchor_sizes(
     box_sizes: np.ndarray,
-    level_strides: Sequence[int],
+    level_strides: Sequence[int | Sequence[int]],
     per_axis: int = 3,
     n_candidates: int = 48,
     sweeps: int = 3,
@@ -91,15 +104,17 @@ def plan_anchor_sizes(
     """Per-axis base anchor sizes that maximise the mean best IoU of the training boxes.
 
     ``box_sizes`` ``[N, 3]`` are box extents in voxels (array order); ``level_strides`` are the strides of
-    the detection levels. Coordinate ascent over a log-spaced grid, as a light-weight version of
-    nnDetection's anchor planning. Returns ``(z sizes, y sizes, x sizes)`` for the first detection level.
+    the detection levels (ints, or ``(z, y, x)`` each). Coordinate ascent over a log-spaced grid, as a
+    light-weight version of nnDetection's anchor planning. Returns ``(z sizes, y sizes, x sizes)`` for the
+    first detection level.
     """
     sizes = np.asarray(box_sizes, dtype=np.float64).reshape(-1, 3)
     if len(sizes) == 0 or np.any(sizes <= 0):
         raise ValueError("box_sizes must be a non-empty [N, 3] array of positive extents")
     if len(sizes) > max_boxes:
         sizes = sizes[np.random.default_rng(seed).choice(len(sizes), max_boxes, replace=False)]
-    scales = np.asarray(level_strides, dtype=np.float64) / float(level_strides[0])
+    strides = np.asarray([_per_axis(s) for s in level_strides], dtype=np.float64)  # [L, 3]
+    scales = strides / strides[0]
     lo, hi = max(sizes.min() / scales.max(), 0.5), max(sizes.max(), 1.0)
     grid = np.geomspace(lo, hi, n_candidates)
     current = [list(np.quantile(sizes[:, ax], np.linspace(0.15, 0.85, per_axis))) for ax in range(3)]

@@ -9,6 +9,7 @@ also reads an optional ``seg`` ``[Z, Y, X]`` class map (0 background, ``k + 1`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypedDict
 
 import torch
@@ -55,13 +56,16 @@ class Detector(nn.Module):
         return [p for p in self.parameters() if id(p) not in encoder_ids]
 
 
-def check_images(images: Tensor, in_channels: int, divisor: int) -> None:
-    """ValueError unless ``images`` is ``[B, in_channels, Z, Y, X]`` with spatial sizes divisible by ``divisor``."""
+def check_images(images: Tensor, in_channels: int, divisor: int | Sequence[int]) -> None:
+    """ValueError unless ``images`` is ``[B, in_channels, Z, Y, X]`` with spatial sizes divisible by ``divisor``
+    (an int, or one per axis ``(z, y, x)``)."""
     if images.ndim != 5 or images.shape[1] != in_channels:
         raise ValueError(f"images must be [B, {in_channels}, Z, Y, X], got shape {tuple(images.shape)}")
-    if any(n % divisor for n in images.shape[2:]):
+    per_axis = (divisor,) * 3 if isinstance(divisor, int) else tuple(int(d) for d in divisor)
+    if any(n % d for n, d in zip(images.shape[2:], per_axis, strict=True)):
+        shown = per_axis[0] if len(set(per_axis)) == 1 else per_axis
         raise ValueError(
-            f"spatial size {tuple(images.shape[2:])} must be divisible by the encoder's total stride {divisor}"
+            f"spatial size {tuple(images.shape[2:])} must be divisible by the encoder's total stride {shown}"
         )
 
 

@@ -2,6 +2,7 @@
 
 Pairwise IoU and GIoU are those of :mod:`benchmark.core.boxes`, which take numpy arrays or torch tensors
 (gradients flow through the tensor path); the rest keeps gradients for the losses and runs on any device.
+:func:`nms` is :func:`benchmark.core.boxes.nms`, the same implementation inference merges windows with.
 ``center_size`` boxes are ``(cz, cy, cx, dz, dy, dx)``. Zero-volume boxes
 never produce NaN: an empty union gives IoU 0 and an empty enclosing box gives GIoU equal to IoU.
 """
@@ -13,6 +14,7 @@ from torch import Tensor
 
 from benchmark.core.boxes import box_giou as generalized_box_iou
 from benchmark.core.boxes import box_iou
+from benchmark.core.boxes import nms as _core_nms
 
 __all__ = [
     "batched_nms",
@@ -67,29 +69,20 @@ def clip_boxes(boxes: Tensor, shape: tuple[int, int, int] | torch.Size) -> Tenso
 
 
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
-    """Greedy non-maximum suppression; indices of kept boxes by descending score (pure torch, any device).
+    """Greedy non-maximum suppression; indices of kept boxes by descending score, on the boxes' device.
 
-    Each kept box is compared with the boxes ranked below it only (one row of IoUs per kept box), so the cost
-    grows with kept x candidates rather than candidates squared: thousands of anchors per window stay cheap.
+    The project's one implementation, :func:`benchmark.core.boxes.nms_clusters`: a box is suppressed when its
+    IoU with a better kept box is strictly greater than ``iou_threshold`` (torchvision / nnDetection rule).
+    It runs on the CPU in float64 (one row of IoUs per kept box), whatever the device of ``boxes``.
     """
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
-    order = scores.argsort(descending=True)
-    ordered = boxes[order].detach().float().cpu()
-    suppressed = torch.zeros(order.numel(), dtype=torch.bool)
-    keep = []
-    for i in range(order.numel()):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        rest = ordered[i + 1 :]
-        if rest.numel():
-            suppressed[i + 1 :] |= box_iou(ordered[i : i + 1], rest)[0] > iou_threshold
-    return order[torch.as_tensor(keep, dtype=torch.long, device=boxes.device)]
+    return torch.as_tensor(_core_nms(boxes, scores, iou_threshold), dtype=torch.long, device=boxes.device)
 
 
 def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:
-    """Per-class NMS: boxes of different labels never suppress each other."""
+    """Per-class :func:`nms` (suppression when IoU > ``iou_threshold``): boxes of different labels never
+    suppress each other."""
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
     # shift every class into its own region of space so one NMS pass handles all classes

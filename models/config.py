@@ -3,11 +3,14 @@
 Defaults are the paper's fixed architecture (Table 5): six stages, features [32, 64, 128, 256, 320, 320],
 strides [1, 2, 2, 2, 2, 2], 3x3x3 kernels; the detector defaults follow nnDetection's Retina U-Net (v001)
 and Deformable DETR (v2, ``deformable_detr_sigm_for_ResEnc``) settings. ``width_multiplier`` and
-``n_stages`` shrink the encoder for CPU-sized variants.
+``n_stages`` shrink the encoder for CPU-sized variants. Strides and kernels may also be per axis
+(``(z, y, x)`` per stage), as nnDetection plans them for anisotropic data
+(:func:`benchmark.preprocessing.planning.plan_network_topology`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 ENCODER_KINDS = ("plain", "resenc")
@@ -17,9 +20,22 @@ PLAIN_CONVS_PER_STAGE = (2, 2, 2, 2, 2, 2)
 RESENC_L_BLOCKS = (1, 3, 4, 6, 6, 6)
 
 
+Triple = tuple[int, int, int]
+
+
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+
+
+def as_triple(value: int | Sequence[int], name: str = "value") -> Triple:
+    """``value`` per axis ``(z, y, x)``: an int is the same on every axis."""
+    if isinstance(value, int):
+        return (value, value, value)
+    t = tuple(int(v) for v in value)
+    if len(t) != 3:
+        raise ValueError(f"{name} must be an int or 3 ints (z, y, x), got {value!r}")
+    return t  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -27,15 +43,18 @@ class EncoderConfig:
     """Encoder of the fixed configuration: ``plain`` (2 convs per stage) or ``resenc`` (ResEnc-L blocks).
 
     ``blocks`` is the number of convolutions per stage (plain) or of residual blocks per stage (resenc);
-    ``None`` picks the paper's value for ``kind``. ``n_stages`` keeps only the first stages.
+    ``None`` picks the paper's value for ``kind``. ``n_stages`` keeps only the first stages. A stride is an
+    int (every axis) or ``(z, y, x)``; ``kernel_sizes`` (one ``(z, y, x)`` per stage, e.g. ``(1, 3, 3)`` on
+    a coarse axis) overrides ``kernel_size`` (every stage, every axis).
     """
 
     kind: str = "plain"
     in_channels: int = 1
     features: tuple[int, ...] = PAPER_FEATURES
-    strides: tuple[int, ...] = PAPER_STRIDES
+    strides: tuple[int | Triple, ...] = PAPER_STRIDES
     blocks: tuple[int, ...] | None = None
     kernel_size: int = 3
+    kernel_sizes: tuple[Triple, ...] | None = None
     width_multiplier: float = 1.0
     n_stages: int | None = None
     norm_eps: float = 1e-5
@@ -55,6 +74,16 @@ class EncoderConfig:
             raise ValueError(f"n_stages must be in 1..{len(self.features)}, got {self.n_stages}")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
+        strides = [as_triple(s, "a stride") for s in self.strides]
+        if any(v < 1 for s in strides for v in s):
+            raise ValueError(f"strides must be >= 1, got {self.strides}")
+        if self.kernel_sizes is not None:
+            if len(self.kernel_sizes) != len(self.features):
+                raise ValueError(
+                    f"kernel_sizes ({len(self.kernel_sizes)}) and features ({len(self.features)}) differ in length"
+                )
+            if any(v < 1 or v % 2 != 1 for k in self.kernel_sizes for v in as_triple(k, "a kernel size")):
+                raise ValueError(f"kernel sizes must be odd, got {self.kernel_sizes}")
 
     @property
     def num_stages(self) -> int:
@@ -66,8 +95,21 @@ class EncoderConfig:
         return tuple(max(1, round(f * self.width_multiplier)) for f in self.features[: self.num_stages])
 
     @property
-    def stage_strides(self) -> tuple[int, ...]:
+    def stage_strides(self) -> tuple[int | Triple, ...]:
+        """Strides of the kept stages as configured (ints or ``(z, y, x)``)."""
         return tuple(self.strides[: self.num_stages])
+
+    @property
+    def stage_strides_3d(self) -> tuple[Triple, ...]:
+        """Strides of the kept stages per axis ``(z, y, x)``."""
+        return tuple(as_triple(s) for s in self.stage_strides)
+
+    @property
+    def stage_kernel_sizes(self) -> tuple[Triple, ...]:
+        """Convolution kernel ``(z, y, x)`` of every kept stage."""
+        if self.kernel_sizes is None:
+            return tuple(as_triple(self.kernel_size) for _ in range(self.num_stages))
+        return tuple(as_triple(k) for k in self.kernel_sizes[: self.num_stages])
 
     @property
     def stage_blocks(self) -> tuple[int, ...]:
@@ -76,13 +118,26 @@ class EncoderConfig:
         return tuple(blocks[: self.num_stages])
 
     @property
-    def cumulative_strides(self) -> tuple[int, ...]:
-        """Downsampling factor of every stage's output relative to the input."""
-        out, total = [], 1
-        for s in self.stage_strides:
-            total *= s
+    def cumulative_strides_3d(self) -> tuple[Triple, ...]:
+        """Downsampling factor ``(z, y, x)`` of every stage's output relative to the input."""
+        out, total = [], (1, 1, 1)
+        for s in self.stage_strides_3d:
+            total = (total[0] * s[0], total[1] * s[1], total[2] * s[2])
             out.append(total)
         return tuple(out)
+
+    @property
+    def total_stride(self) -> Triple:
+        """Downsampling ``(z, y, x)`` of the last stage: input sizes must be multiples of it."""
+        return self.cumulative_strides_3d[-1]
+
+    @property
+    def cumulative_strides(self) -> tuple[int, ...]:
+        """Downsampling factor of every stage's output (isotropic strides only; else :attr:`cumulative_strides_3d`)."""
+        out = self.cumulative_strides_3d
+        if any(len(set(s)) > 1 for s in out):
+            raise ValueError("the encoder's strides differ per axis; use cumulative_strides_3d")
+        return tuple(s[0] for s in out)
 
 
 @dataclass(frozen=True)

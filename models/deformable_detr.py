@@ -170,7 +170,7 @@ class DeformableDETR(Detector):
 
     # ------------------------------------------------------------------ forward
     def _tokens(self, images: Tensor) -> tuple[Tensor, Tensor, list[tuple[int, int, int]]]:
-        check_images(images, self.config.encoder.in_channels, self.config.encoder.cumulative_strides[-1])
+        check_images(images, self.config.encoder.in_channels, self.config.encoder.total_stride)
         feats = self.encoder(images)
         tokens, pos, shapes = [], [], []
         d = self.config.hidden_dim

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from models.config import EncoderConfig
+from models.config import EncoderConfig, Triple, as_triple
 
 __all__ = [
     "ConvNormAct",
@@ -36,15 +36,17 @@ class ConvNormAct(nn.Module):
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
+        kernel_size: int | Triple,
+        stride: int | Triple = 1,
         bias: bool = True,
         activation: bool = True,
         eps: float = 1e-5,
         negative_slope: float = 0.01,
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv3d(in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, bias=bias)
+        k, st = as_triple(kernel_size, "kernel_size"), as_triple(stride, "stride")
+        padding = tuple(v // 2 for v in k)
+        self.conv = nn.Conv3d(in_channels, out_channels, k, st, padding=padding, bias=bias)
         self.norm = nn.InstanceNorm3d(out_channels, eps=eps, affine=True)
         layers: list[nn.Module] = [self.conv, self.norm]
         if activation:
@@ -59,7 +61,9 @@ class ConvNormAct(nn.Module):
 class ConvStack(nn.Module):
     """``n`` ConvNormAct units, the first one strided; key-compatible with ``StackedConvBlocks``."""
 
-    def __init__(self, in_channels: int, out_channels: int, n: int, kernel_size: int, stride: int, **kw) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, n: int, kernel_size: int | Triple, stride: int | Triple, **kw
+    ) -> None:
         super().__init__()
         units = [ConvNormAct(in_channels, out_channels, kernel_size, stride, **kw)]
         units += [ConvNormAct(out_channels, out_channels, kernel_size, 1, **kw) for _ in range(n - 1)]
@@ -73,7 +77,13 @@ class ResidualBlock(nn.Module):
     """ResNet-D basic block (avg-pool + 1x1x1 conv skip); key-compatible with ``BasicBlockD``."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, stride: int, eps: float, negative_slope: float
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Triple,
+        stride: int | Triple,
+        eps: float,
+        negative_slope: float,
     ) -> None:
         super().__init__()
         kw = {"eps": eps, "negative_slope": negative_slope}
@@ -81,8 +91,8 @@ class ResidualBlock(nn.Module):
         self.conv2 = ConvNormAct(out_channels, out_channels, kernel_size, 1, activation=False, **kw)
         self.nonlin2 = nn.LeakyReLU(negative_slope, inplace=True)
         skip: list[nn.Module] = []
-        if stride != 1:
-            skip.append(nn.AvgPool3d(stride, stride))
+        if as_triple(stride) != (1, 1, 1):
+            skip.append(nn.AvgPool3d(as_triple(stride), as_triple(stride)))
         if in_channels != out_channels:
             skip.append(ConvNormAct(in_channels, out_channels, 1, 1, bias=False, activation=False, **kw))
         self.skip = nn.Sequential(*skip) if skip else nn.Identity()
@@ -94,7 +104,9 @@ class ResidualBlock(nn.Module):
 class ResidualStage(nn.Module):
     """``n`` residual blocks, the first one strided; key-compatible with ``StackedResidualBlocks``."""
 
-    def __init__(self, in_channels: int, out_channels: int, n: int, kernel_size: int, stride: int, **kw) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, n: int, kernel_size: int | Triple, stride: int | Triple, **kw
+    ) -> None:
         super().__init__()
         blocks = [ResidualBlock(in_channels, out_channels, kernel_size, stride, **kw)]
         blocks += [ResidualBlock(out_channels, out_channels, kernel_size, 1, **kw) for _ in range(n - 1)]
@@ -114,8 +126,9 @@ class _Encoder(nn.Module):
         return self.config.stage_features
 
     @property
-    def output_strides(self) -> tuple[int, ...]:
-        return self.config.cumulative_strides
+    def output_strides(self) -> tuple[Triple, ...]:
+        """Downsampling ``(z, y, x)`` of every stage's output."""
+        return self.config.cumulative_strides_3d
 
 
 class PlainEncoder(_Encoder):
@@ -128,9 +141,12 @@ class PlainEncoder(_Encoder):
         self.config = config
         kw = {"eps": config.norm_eps, "negative_slope": config.negative_slope}
         stages, prev = [], config.in_channels
-        for feat, stride, n in zip(config.stage_features, config.stage_strides, config.stage_blocks, strict=True):
+        per_stage = zip(
+            config.stage_features, config.stage_strides, config.stage_blocks, config.stage_kernel_sizes, strict=True
+        )
+        for feat, stride, n, kernel in per_stage:
             # the library wraps each stage's StackedConvBlocks in a Sequential (hence ``stages.N.0``)
-            stages.append(nn.Sequential(ConvStack(prev, feat, n, config.kernel_size, stride, **kw)))
+            stages.append(nn.Sequential(ConvStack(prev, feat, n, kernel, stride, **kw)))
             prev = feat
         self.stages = nn.Sequential(*stages)
 
@@ -152,10 +168,11 @@ class ResidualEncoder(_Encoder):
         self.config = config
         kw = {"eps": config.norm_eps, "negative_slope": config.negative_slope}
         feats = config.stage_features
-        self.stem = ConvStack(config.in_channels, feats[0], 1, config.kernel_size, 1, **kw)
+        kernels = config.stage_kernel_sizes
+        self.stem = ConvStack(config.in_channels, feats[0], 1, kernels[0], 1, **kw)
         stages, prev = [], feats[0]
-        for feat, stride, n in zip(feats, config.stage_strides, config.stage_blocks, strict=True):
-            stages.append(ResidualStage(prev, feat, n, config.kernel_size, stride, **kw))
+        for feat, stride, n, kernel in zip(feats, config.stage_strides, config.stage_blocks, kernels, strict=True):
+            stages.append(ResidualStage(prev, feat, n, kernel, stride, **kw))
             prev = feat
         self.stages = nn.Sequential(*stages)
 

@@ -10,11 +10,12 @@ fixes the family and the encoder kind; everything else comes from the typed conf
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from benchmark.core.registry import Registry
 from models.base import Detector
-from models.config import DeformableDETRConfig, EncoderConfig, RetinaUNetConfig
+from models.config import PAPER_FEATURES, DeformableDETRConfig, EncoderConfig, RetinaUNetConfig, as_triple
 from models.deformable_detr import DeformableDETR
 from models.retina_unet import RetinaUNet
 
@@ -74,17 +75,39 @@ def default_config(
     num_classes: int = 1,
     width_multiplier: float = 1.0,
     n_stages: int | None = None,
+    strides: Sequence[int | Sequence[int]] | None = None,
+    kernel_sizes: Sequence[int | Sequence[int]] | None = None,
     **overrides: object,
 ) -> DetectorConfig:
     """The paper's configuration of detector ``name``; smaller with ``width_multiplier`` / ``n_stages``.
 
+    ``strides`` (one per stage, an int or ``(z, y, x)``; the first is usually 1) and ``kernel_sizes`` (one per
+    stage) replace the paper's fixed topology by a planned one, as nnDetection's ``default`` configuration
+    does (:func:`benchmark.preprocessing.planning.plan_network_topology`): the number of stages is then
+    ``len(strides)`` (at most the paper's six, with its feature counts) and ``n_stages`` must be ``None``.
     ``overrides`` set other config fields. Shrinking the encoder also shrinks the detector-specific part so
     that tiny variants stay tiny: the FPN width scales with ``width_multiplier`` (at least 16), the transformer
     width too (at least 32, with at least 8 channels per head).
     """
     spec = ARCHITECTURES.get(name)
+    topology: dict[str, object] = {}
+    if strides is not None:
+        if n_stages is not None:
+            raise ValueError("pass either n_stages or planned strides, not both")
+        if not 1 <= len(strides) <= len(PAPER_FEATURES):
+            raise ValueError(f"a planned encoder needs 1..{len(PAPER_FEATURES)} stages, got {len(strides)} strides")
+        topology["strides"] = tuple(as_triple(s, "a stride") for s in strides)
+        topology["features"] = PAPER_FEATURES[: len(strides)]
+    if kernel_sizes is not None:
+        if strides is None or len(kernel_sizes) != len(strides):
+            raise ValueError("kernel_sizes need planned strides of the same length")
+        topology["kernel_sizes"] = tuple(as_triple(k, "a kernel size") for k in kernel_sizes)
     encoder = EncoderConfig(
-        kind=spec.encoder_kind, in_channels=in_channels, width_multiplier=width_multiplier, n_stages=n_stages
+        kind=spec.encoder_kind,
+        in_channels=in_channels,
+        width_multiplier=width_multiplier,
+        n_stages=n_stages,
+        **topology,  # type: ignore[arg-type]
     )
     fields: dict[str, object] = {"encoder": encoder, "num_classes": num_classes}
     if width_multiplier != 1.0:

@@ -38,7 +38,7 @@ class UFPN(nn.Module):
     def __init__(
         self,
         in_channels: tuple[int, ...],
-        strides: tuple[int, ...],
+        strides: tuple[int | tuple[int, int, int], ...],
         channels: int,
         first_detection_level: int,
         min_channels: int = 8,
@@ -122,13 +122,13 @@ class RetinaUNet(Detector):
         self.regressor = DetectionHead(config.fpn_channels, a * 6, **kw)
         self.regression_scales = nn.Parameter(torch.ones(len(self.levels)))
         self.segmenter = nn.Conv3d(self.decoder.out_channels[0], config.segmentation_channels, 1)
-        strides = [enc.cumulative_strides[lv] for lv in self.levels]
+        strides = [enc.cumulative_strides_3d[lv] for lv in self.levels]
         self.anchor_generator = AnchorGenerator(config.anchor_sizes, strides)
         self.box_coder = BoxCoder(config.box_coder_weights)
 
     def forward(self, images: Tensor) -> dict[str, object]:
         """Raw outputs: per-level class logits ``[B, N_l, C]``, box deltas ``[B, N_l, 6]``, seg logits, anchors."""
-        check_images(images, self.config.encoder.in_channels, self.config.encoder.cumulative_strides[-1])
+        check_images(images, self.config.encoder.in_channels, self.config.encoder.total_stride)
         feats = self.decoder(self.encoder(images))
         cls_logits, box_deltas, shapes = [], [], []
         for i, level in enumerate(self.levels):
@@ -248,5 +248,5 @@ class RetinaUNet(Detector):
 
 def with_planned_anchors(config: RetinaUNetConfig, box_sizes: object) -> RetinaUNetConfig:
     """``config`` with anchor sizes planned from training box extents ``[N, 3]`` (voxels, array order)."""
-    strides = [config.encoder.cumulative_strides[lv] for lv in config.resolved_detection_levels]
+    strides = [config.encoder.cumulative_strides_3d[lv] for lv in config.resolved_detection_levels]
     return replace(config, anchor_sizes=plan_anchor_sizes(np.asarray(box_sizes), strides))

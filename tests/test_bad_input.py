@@ -91,6 +91,7 @@ def work(template, tmp_path, monkeypatch) -> Path:
     root = tmp_path / "w"
     shutil.copytree(template, root)
     monkeypatch.chdir(root)
+    monkeypatch.delenv("DETBENCH_DATA", raising=False)  # the default data folder is ./data
     return root
 
 
@@ -176,16 +177,39 @@ def foreign_twin_folder(root: Path) -> None:
     (root / "syn" / "S01_MSD_Pancreas" / "notes.txt").write_text("mine\n")
 
 
+def _run_file(root: Path, dataset: str, model: str, name: str) -> Path:
+    (path,) = (root / "store" / "runs" / dataset / model).glob(f"*/{name}")
+    return path
+
+
 def corrupt_result_json(root: Path) -> None:
-    (root / "store" / "runs" / "S06" / "retina_unet__fixed" / "result.json").write_text("{oops")
+    _run_file(root, "S06", "retina_unet__fixed", "result.json").write_text("{oops")
 
 
 def corrupt_match_table(root: Path) -> None:
-    (root / "store" / "runs" / "S01" / "retina_unet__default" / "match_table.npz").write_bytes(b"junk")
+    _run_file(root, "S01", "retina_unet__default", "match_table.npz").write_bytes(b"junk")
+
+
+def remove_test_label(root: Path) -> None:
+    label_path(root / "ds", "c_005", "test").unlink()
+
+
+def foreign_twin_in_data(root: Path) -> None:
+    (root / "data" / "synthetic" / "tiny" / "S06_LUNA16").mkdir(parents=True)
+    (root / "data" / "synthetic" / "tiny" / "S06_LUNA16" / "notes.txt").write_text("mine\n")
+
+
+def old_store_version(root: Path) -> None:
+    (root / "store" / "store.json").write_text(json.dumps({"format": "detbench-results", "version": 1}))
+
+
+def corrupt_store_marker(root: Path) -> None:
+    (root / "store" / "store.json").write_text("{oops")
 
 
 def empty_store(root: Path) -> None:
     (root / "empty_store" / "runs").mkdir(parents=True)
+    shutil.copyfile(root / "store" / "store.json", root / "empty_store" / "store.json")
 
 
 def read_only_folder(root: Path) -> None:
@@ -209,6 +233,8 @@ def case(id: str, argv: str, message: str, setup=None, code: int = 1, not_as_roo
 
 
 EVAL = "evaluate --dataset ds --predictions preds.json"
+TRAIN = "train --dataset ds --profile tiny"
+RUN = "run --suite S06 --archs retina_unet --pretraining fixed --profile tiny --store results"
 CASES = [
     # datasets: names through the registry, "did you mean" for suites, ids, twin ids and names
     case("datasets-suite-typo", "datasets --suite dve", "Did you mean 'dev'?"),
@@ -372,7 +398,7 @@ CASES = [
     case(
         "analyze-corrupt-result",
         "analyze store --replicates 5 --no-figures",
-        "retina_unet__fixed/result.json: not valid JSON",
+        "synthetic_official_seed0/result.json: not valid JSON",
         corrupt_result_json,
     ),
     case(
@@ -401,6 +427,12 @@ def test_the_table_is_large_and_distinct():
     assert len({(c.argv, c.setup) for c in CASES}) == len(CASES)
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _run_in_process(argv: tuple[str, ...], capsys) -> tuple[int, str, str]:  # noqa: ANN001
     try:
         code = main(list(argv))
@@ -414,6 +446,8 @@ def _run_in_process(argv: tuple[str, ...], capsys) -> tuple[int, str, str]:  # n
 def test_bad_input(bad: Case, work: Path, capsys) -> None:  # noqa: ANN001
     if bad.not_as_root and IS_ROOT:
         pytest.skip("running as root: os.access reports every folder writable (the file-in-the-way cases cover this)")
+    if "cuda" in bad.argv and _cuda_available():
+        pytest.skip("a CUDA device is available: --device cuda is good input here")
     if bad.setup is not None:
         bad.setup(work)
     before = tree(work)

@@ -35,30 +35,83 @@ def _fake_experiment(calls):
             c: (np.array([[0, 0, 0, 4, 4, 4.0], [9, 9, 9, 12, 12, 12]]), rng.random(2), np.array([0, 0])) for c in gt
         }
         table = match_detections(preds, gt, ["nodule"])
-        return experiment.ExperimentResult(cfg.out, True, {"map@0.1": 0.5}, None, table, {"seed": cfg.seed})
+        return experiment.ExperimentResult(
+            cfg.run_dir(), True, {"map@0.1": 0.5}, None, table, {"seed": cfg.seed}, cfg.run_key()
+        )
 
     return run
 
 
-def test_store_written_and_finished_experiments_skipped(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(experiment, "run_experiment", _fake_experiment(calls))
-    cfg = SuiteConfig(
+def _suite(tmp_path, **kw):
+    base = dict(
         suite="S06",
         architectures=("retina_unet",),
         store=str(tmp_path / "store"),
         runs=str(tmp_path / "runs"),
         replicates=20,
         progress=False,
+        data_root=str(tmp_path / "data"),
     )
-    first = run_suite(cfg)
+    return SuiteConfig(**{**base, **kw})
+
+
+def test_store_written_and_finished_experiments_skipped(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", _fake_experiment(calls))
+    cfg = _suite(tmp_path)
+    first = run_suite(cfg, out=None)
     assert first.ran == [("S06", "retina_unet", "default"), ("S06", "retina_unet", "fixed")]
     assert len(open_store(tmp_path / "store").tables("S06")) == 2
-    assert (tmp_path / "store" / "analysis" / "summary.json").is_file()
-    again = run_suite(cfg)
+    assert (tmp_path / "store" / "analysis" / "cpu_seed0" / "summary.json").is_file()
+    again = run_suite(cfg, out=None)
     assert again.ran == [] and len(again.skipped) == 2 and len(calls) == 2
     result = json.loads(next((tmp_path / "store" / "runs").rglob("result.json")).read_text())
-    assert result["provenance"] == {"seed": 0}
+    assert result["provenance"] == {"seed": 0} and result["run_key"]["profile"] == "cpu"
+
+
+def test_other_profile_or_seed_into_the_same_store_runs_new_experiments(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", _fake_experiment(calls))
+    run_suite(_suite(tmp_path, profile="tiny"), out=None)
+    cpu = run_suite(_suite(tmp_path, profile="cpu"), out=None)
+    seed1 = run_suite(_suite(tmp_path, profile="cpu", seed=1), out=None)
+    assert len(cpu.ran) == 2 and cpu.skipped == [] and len(seed1.ran) == 2 and len(calls) == 6
+    leaves = sorted(p.parent.name for p in (tmp_path / "store" / "runs").rglob("result.json"))
+    assert leaves == ["cpu_official_seed0"] * 2 + ["cpu_official_seed1"] * 2 + ["tiny_official_seed0"] * 2
+    analyses = sorted(p.name for p in (tmp_path / "store" / "analysis").iterdir())
+    assert analyses == ["cpu_seed0", "cpu_seed1", "tiny_seed0"]
+    assert len(open_store(tmp_path / "store", profile="cpu", seed=1).runs) == 2
+
+
+def test_runner_tells_the_plan_each_result_and_a_summary(tmp_path, monkeypatch):
+    import io
+
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", _fake_experiment(calls))
+    out = io.StringIO()
+    run_suite(_suite(tmp_path, progress=True), out=out)
+    text = out.getvalue()
+    assert "plan: 2 experiment(s) (2 to run, 0 already in the store), profile cpu" in text
+    assert "estimated time 18 min" in text  # 2 x the cpu estimate for Retina U-Net (+ twin generation)
+    assert "S06 retina_unet default" in text  # the bar names the running experiment
+    assert "ETA 18 min" in text or "ETA 9 min" in text  # an ETA before the first experiment ends
+    assert "ETA ?" not in text and "?" not in text.split("plan:")[1].split("\n")[0]
+    assert "done S06/retina_unet__default/cpu_official_seed0" in text and "map@0.1 50.0" in text
+    assert "summary: 2 experiment(s) run, 0 skipped" in text and "analysis:" in text
+    again = io.StringIO()
+    run_suite(_suite(tmp_path), out=again)
+    assert "skip S06/retina_unet__fixed/cpu_official_seed0: already in the store" in again.getvalue()
+
+
+def test_bad_store_and_replicates_fail_before_any_training(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", _fake_experiment(calls))
+    with pytest.raises(ValueError, match="replicates"):
+        run_suite(_suite(tmp_path, replicates=-5), out=None)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        run_suite(_suite(tmp_path, store=str(tmp_path / "file")), out=None)
+    assert calls == []
 
 
 def test_tiny_suite_end_to_end(tmp_path, monkeypatch):
@@ -80,7 +133,9 @@ def test_tiny_suite_end_to_end(tmp_path, monkeypatch):
     assert main(argv) == 0
     store = open_store(tmp_path / "results")
     assert set(store.tables("S06")) == {("retina_unet", "default"), ("retina_unet", "fixed")}
-    assert (tmp_path / "results" / "analysis" / "tables").is_dir()
+    assert (tmp_path / "results" / "analysis" / "tiny_seed0" / "tables").is_dir()
+    # the runner's run folders are the ones benchmark train uses
+    assert (tmp_path / "runs" / "S06" / "retina_unet__fixed" / "tiny_official_seed0" / "result.json").is_file()
 
 
 def test_stored_plan_is_reused_until_the_dataset_changes(tmp_path, monkeypatch):

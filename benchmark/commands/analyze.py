@@ -1,7 +1,8 @@
 """Analyse a results store: 1,000-replicate bootstrap rankings, aggregated ranks, tables and figures.
 
-Reads ``STORE/runs/<dataset>/<architecture>__<pretraining>/`` (see docs/analysis.md) and writes CSV frames,
-the paper-style tables (markdown and LaTeX), PNG/PDF figures and ``summary.json`` into ``STORE/analysis``.
+Reads the runs of ``STORE/runs/`` (see docs/analysis.md), one per dataset and model (``--profile`` and
+``--run-seed`` choose when the store holds several), and writes CSV frames, the paper-style tables (markdown and
+LaTeX), PNG/PDF figures and ``summary.json`` into ``STORE/analysis/<profile>_seed<seed>``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ HELP = "bootstrap rankings, tables and figures of a results store"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", help="results store folder (with runs/<dataset>/<arch>__<pretraining>/)")
+    parser.add_argument("store", help="results store folder (written by benchmark run)")
     parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates per dataset (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
-    parser.add_argument("--out", default=None, help="output folder (default: STORE/analysis)")
+    parser.add_argument("--out", default=None, help="output folder (default: STORE/analysis/<profile>_seed<seed>)")
+    parser.add_argument("--profile", default=None, help="analyse the runs of this training profile (needed if several)")
+    parser.add_argument("--run-seed", type=int, default=None, help="analyse the runs of this training seed")
     parser.add_argument("--baseline", default="default", help="pre-training the deltas refer to (default: default)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
 
@@ -29,16 +32,21 @@ def run(args: argparse.Namespace) -> int:
 
     checks = Checks()
     checks.at_least(args.replicates, "--replicates")
-    store = checks.input_dir(args.store, "STORE", "a results store folder (with runs/)")
-    out = Path(args.out) if args.out else Path(args.store) / "analysis"
-    if args.out or store is not None:
-        checks.output_dir(out, "--out" if args.out else "the default --out")
+    checks.at_least(args.run_seed, "--run-seed", 0)
+    store_dir = checks.input_dir(args.store, "STORE", "a results store folder (with runs/)")
+    checks.output_dir(args.out, "--out")
     checks.raise_if_any()
 
     from analysis.report import run_analysis
+    from analysis.store import open_store
 
     start = time.perf_counter()
-    result, written = run_analysis(  # reads and checks the whole store (and --baseline) before it writes
+    store = open_store(store_dir, profile=args.profile, seed=args.run_seed)  # names an unreadable run record
+    out = Path(args.out) if args.out else store.analysis_dir
+    if not args.out:
+        checks.output_dir(out, "the default --out")
+        checks.raise_if_any()
+    result, written = run_analysis(  # checks --baseline and reads every match table before it writes
         store,
         out_dir=out,
         n_replicates=args.replicates,

@@ -3,6 +3,10 @@
 By default the datasets are the synthetic twins (S01-S05 for dev), so the suite runs with no download;
 --real uses converted datasets under DATA_ROOT/prepared. Finished experiments already in the store are
 skipped, and unfinished ones resume from their checkpoints: rerun the same command after an interruption.
+Every experiment is keyed by dataset, architecture, pre-training, profile, fold and seed (docs/analysis.md), so
+runs of another --profile or --seed into the same store are new experiments, never mistaken for finished ones.
+The command prints the plan with an estimated time, one line per finished experiment with its test scores, and a
+summary; the analysis goes to STORE/analysis/<profile>_seed<seed>.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pretraining", default="default,fixed", help="comma-separated pre-training settings")
     parser.add_argument("--profile", default="cpu", help="training budget: paper, cpu or tiny (default cpu)")
     parser.add_argument("--store", default="results", help="results store folder (default ./results)")
-    parser.add_argument("--runs", default="runs", help="folder for checkpoints and predictions (default ./runs)")
+    parser.add_argument(
+        "--runs", default="runs", help="root of the run folders, shared with benchmark train (default ./runs)"
+    )
     parser.add_argument("--real", action="store_true", help="use converted real datasets instead of the twins")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--data-root", default=None, help="data folder (default: $DETBENCH_DATA or ./data)")
@@ -38,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from benchmark.runner import SuiteConfig, run_suite
 
-    result = run_suite(
+    run_suite(
         SuiteConfig(
             suite=args.suite,
             architectures=_names(args.archs),
@@ -57,9 +63,4 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     )
-    print(f"{len(result.ran)} experiment(s) run, {len(result.skipped)} already in {result.store}")
-    if result.unfinished:
-        print(f"{len(result.unfinished)} unfinished: {result.unfinished}; rerun to resume")
-    if result.analysis_files:
-        print(f"analysis: {len(result.analysis_files)} files in {result.store / 'analysis'}")
     return 0

@@ -3,7 +3,9 @@
 DATASET is a prepared-dataset folder, a synthetic twin id (S01..S08, generated on first use at the scale of
 the profile) or a converted real dataset id. Stages: preprocessing -> training (checkpoint every epoch;
 rerunning the same command resumes) -> post-processing tuned on validation -> test predictions and scores,
-written to the run folder (result.json, predictions_test.json, training_log.csv).
+written to the run folder (result.json, predictions_test.json, training_log.csv). The default run folder is
+named by the run's identity (dataset, architecture, pre-training, profile, fold, seed), the same one
+``benchmark run`` uses, so the two commands share finished runs and never mix runs of different settings.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fold", type=int, default=None, help="cross-validation fold (default: official split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default 0)")
     parser.add_argument("--data-root", default=None, help="data folder (default: $DETBENCH_DATA or ./data)")
-    parser.add_argument("--out", default=None, help="run folder (default: runs/<dataset>/<arch>__none/...)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="run folder (default: RUNS/<dataset>/<arch>__<pretraining>/<profile>_<fold>_seed<N>/)",
+    )
+    parser.add_argument("--runs", default="runs", help="root of the default run folders (default ./runs)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes for data preparation")
     parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation (8 views)")
@@ -51,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             fold=args.fold,
             data_root=args.data_root,
             out=args.out,
+            runs=args.runs,
             workers=args.workers,
             device=args.device,
             mirror_tta=args.tta,

@@ -1,9 +1,13 @@
-"""Vectorised 3D box operations (volume, IoU, GIoU) for ``(z1, y1, x1, z2, y2, x2)`` boxes.
+"""Vectorised 3D box operations (volume, IoU, GIoU, greedy NMS) for ``(z1, y1, x1, z2, y2, x2)`` boxes.
 
 All functions take ``[N, 6]`` and ``[M, 6]`` arrays (numpy, or torch tensors, which stay torch) and return
 ``[N, M]`` matrices or ``[N]`` vectors of the same kind. Zero-volume boxes never produce NaN: an IoU whose
 union is empty is 0, and a GIoU whose enclosing box is empty equals its IoU. Boxes are not checked for
 ``z2 >= z1``; an inverted extent counts as zero (validate inputs with :mod:`benchmark.metrics.predictions`).
+
+:func:`nms_clusters` is the one greedy non-maximum suppression of the project: the detectors' per-class NMS
+(:func:`models.box_ops.batched_nms`) and the merging of sliding windows and mirrored views
+(:mod:`benchmark.inference.consolidation`) both call it, so both follow the same threshold rule.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_boxes", "box_giou", "box_iou", "box_volume", "pairwise_iou"]
+__all__ = ["as_boxes", "box_giou", "box_iou", "box_volume", "nms", "nms_clusters", "pairwise_iou"]
 
 
 def _is_torch(x: Any) -> bool:
@@ -105,3 +109,48 @@ def pairwise_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
         vol_a *= np.maximum(a[:, k + 3] - a[:, k], 0.0)
         vol_b *= np.maximum(b[:, k + 3] - b[:, k], 0.0)
     return _safe_div(inter, vol_a + vol_b - inter)
+
+
+def nms_clusters(boxes: Any, scores: Any, iou_threshold: float) -> list[np.ndarray]:
+    """Greedy non-maximum suppression that also returns what each kept box suppressed.
+
+    Boxes are visited by descending score (ties: the lower index first). Each box not yet suppressed is kept
+    and suppresses every not yet suppressed box whose IoU with it is **strictly greater** than
+    ``iou_threshold``; a box at exactly the threshold survives. This is the rule of ``torchvision.ops.nms``
+    ("discards all overlapping boxes with IoU > iou_threshold") and of nnDetection's 3D NMS and weighted box
+    clustering (``nndet/core/boxes/nms.py``, ``wbc.py``: boxes with IoU <= threshold stay in the pool), so
+    ``iou_threshold=1.0`` suppresses nothing, not even exact duplicates (an IoU is at most 1).
+
+    Returns one index array per kept box, in the order the boxes were kept: the kept box first, then the
+    boxes it suppressed (by descending score). ``[c[0] for c in clusters]`` are the NMS survivors; weighted
+    box clustering averages each whole cluster. Inputs are numpy arrays or torch tensors (read as float64 on
+    the CPU, so every caller gets bit-identical IoUs); the cost is kept boxes x candidates, not candidates
+    squared, because each kept box is compared with the remaining candidates only.
+    """
+    b = np.asarray(_numpy(as_boxes(boxes)), dtype=np.float64)
+    s = np.asarray(_numpy(scores), dtype=np.float64).reshape(-1)
+    if len(s) != len(b):
+        raise ValueError(f"got {len(b)} boxes but {len(s)} scores")
+    order = np.argsort(-s, kind="stable")
+    ordered = b[order]
+    free = np.ones(len(order), dtype=bool)
+    clusters = []
+    for i in range(len(order)):
+        if not free[i]:
+            continue
+        free[i] = False
+        rest = np.flatnonzero(free)
+        members = rest[box_iou(ordered[i : i + 1], ordered[rest])[0] > iou_threshold] if len(rest) else rest
+        free[members] = False
+        clusters.append(order[np.concatenate([[i], members]).astype(np.int64)])
+    return clusters
+
+
+def nms(boxes: Any, scores: Any, iou_threshold: float) -> np.ndarray:
+    """Indices of the boxes kept by :func:`nms_clusters` (suppression when IoU > ``iou_threshold``), by score."""
+    return np.asarray([c[0] for c in nms_clusters(boxes, scores, iou_threshold)], dtype=np.int64)
+
+
+def _numpy(x: Any) -> Any:
+    """A torch tensor as a CPU numpy array (detached); anything else unchanged."""
+    return x.detach().cpu().double().numpy() if _is_torch(x) else x

@@ -1,9 +1,11 @@
 """Merging the boxes of overlapping windows and mirrored views: per-class NMS or weighted box clustering.
 
-Weighted box clustering follows the idea of Jaeger et al. (Retina U-Net, 2018) as used by nnDetection:
-boxes of one class that overlap the best-ranked box by ``iou_threshold`` form a cluster whose coordinates
-are the average weighted by score x window weight; the cluster score is the weighted mean score, scaled
-down when fewer views than expected contributed (a box seen in one of eight mirrored views is less certain).
+Both methods use the project's one greedy NMS, :func:`benchmark.core.boxes.nms_clusters` (ranking: score x
+window weight; a box joins the best remaining box's cluster when their IoU is strictly greater than
+``iou_threshold``, nnDetection's rule). Weighted box clustering follows the idea of Jaeger et al. (Retina
+U-Net, 2018) as used by nnDetection: each cluster's coordinates are the average weighted by score x window
+weight; the cluster score is the weighted mean score, scaled down when fewer views than expected
+contributed (a box seen in one of eight mirrored views is less certain).
 """
 
 from __future__ import annotations
@@ -11,31 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.core.boxes import box_iou
+from benchmark.core.boxes import nms_clusters
 
 CONSOLIDATION_METHODS = ("nms", "wbc")
-
-
-def _nms_keep(boxes: np.ndarray, ranking: np.ndarray, iou_threshold: float) -> list[np.ndarray]:
-    """Greedy clusters: for each surviving best box, the indices it absorbs (itself first).
-
-    One row of IoUs per cluster (the best remaining box against the still unassigned ones), so the cost is
-    clusters x candidates, not candidates squared.
-    """
-    order = np.argsort(-ranking, kind="stable")
-    ordered = boxes[order]
-    free = np.ones(len(order), dtype=bool)
-    clusters = []
-    for i in range(len(order)):
-        if not free[i]:
-            continue
-        candidates = np.flatnonzero(free)
-        iou = box_iou(ordered[i : i + 1], ordered[candidates])[0]
-        members = candidates[iou >= iou_threshold]
-        members = np.concatenate([[i], members[members != i]])
-        free[members] = False
-        clusters.append(order[members])
-    return clusters
 
 
 def consolidate(
@@ -65,7 +45,7 @@ def consolidate(
     for cls in np.unique(labels):
         idx = np.flatnonzero(labels == cls)
         b, s, w, v = boxes[idx], scores[idx], weights[idx], views[idx]
-        for members in _nms_keep(b, s * w, iou_threshold):
+        for members in nms_clusters(b, s * w, iou_threshold):
             if method == "nms":
                 out_b.append(b[members[0]])
                 out_s.append(s[members[0]])

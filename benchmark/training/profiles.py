@@ -1,10 +1,20 @@
-"""Named training profiles: the paper's budget, a laptop CPU run on the synthetic twins, and test-sized runs."""
+"""Named training profiles: the paper's budget, a laptop CPU run on the synthetic twins, and test-sized runs.
+
+A profile's ``patch_size`` and network size are what a run on the ``fixed`` preprocessing trains with (the
+paper's fixed 1 mm, 128^3 setting; smaller on the laptop profiles). On the ``default`` preprocessing
+(nnDetection's planned spacing, patch and network) ``default_plan`` says how much of the plan is used:
+``exact`` (``paper``) trains and predicts with the plan's patch and its planned network topology;
+``capped`` (``cpu``, ``tiny``) keeps the profile's own small network and scales the plan's patch down to the
+profile's voxel budget (see :func:`benchmark.training.trainer.run_geometry`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from benchmark.core.registry import Registry
+
+DEFAULT_PLAN_USES = ("exact", "capped")
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,18 @@ class TrainingProfile:
     n_stages: int | None = None  # None: the paper's six encoder stages
     num_workers: int = 4
     inference_overlap: float = 0.5  # sliding-window overlap at test time (nnDetection: 0.5)
+    default_plan: str = "exact"  # on `default` preprocessing: "exact" plan, or patch "capped" to this budget
+
+    def __post_init__(self) -> None:
+        if self.default_plan not in DEFAULT_PLAN_USES:
+            raise ValueError(f"default_plan must be one of {', '.join(DEFAULT_PLAN_USES)}, got {self.default_plan!r}")
+        if self.default_plan == "exact" and self.n_stages is not None:
+            raise ValueError("default_plan 'exact' trains the planned number of stages: it needs n_stages=None")
+
+    @property
+    def voxel_budget(self) -> int:
+        """Voxels of ``patch_size``: what a ``capped`` profile allows a planned patch."""
+        return int(self.patch_size[0] * self.patch_size[1] * self.patch_size[2])
 
     def epochs(self, family: str) -> int:
         if family not in ("retina_unet", "deformable_detr"):
@@ -69,6 +91,7 @@ CPU = PROFILES.register(
         n_stages=5,
         num_workers=1,
         inference_overlap=0.25,  # ~4x fewer windows than 0.5: keeps a laptop run within minutes
+        default_plan="capped",
     ),
 )
 TINY = PROFILES.register(

@@ -1,16 +1,19 @@
 """The fine-tuning loop shared by both detector families: schedule, freezing, AMP, logs, checkpoints, resume.
 
-One run = one (preprocessed dataset, architecture, profile, seed, fold). Every epoch ends with validation
-batches, a CSV (and, when installed, TensorBoard) log row and ``checkpoint_last.pt`` holding the model,
-optimiser, AMP scaler, schedule state, loader position and every RNG state, so a killed run started again
-continues from its last epoch boundary and ends with the same weights as an uninterrupted one (on CPU).
-DETR runs restart themselves (appendix C of Eckstein et al. 2025) when validation has not improved enough.
+One run = one (preprocessed dataset, architecture, profile, seed, fold). The patch and the encoder topology
+come from :func:`run_geometry`: the profile's on ``fixed`` preprocessing, the plan's on ``default``
+preprocessing (the ``paper`` profile uses the plan exactly; laptop profiles cap the planned patch to their
+budget). Every epoch ends with validation batches, a CSV (and, when installed, TensorBoard) log row and
+``checkpoint_last.pt`` holding the model, optimiser, AMP scaler, schedule state, loader position, the patch
+and every RNG state, all as tensors and plain data, read back with ``weights_only=True``
+(:mod:`benchmark.training.checkpoint`). A killed run started again continues from its last epoch boundary
+and ends with the same weights as an uninterrupted one (on CPU). DETR runs restart themselves (appendix C
+of Eckstein et al. 2025) when validation has not improved enough.
 """
 
 from __future__ import annotations
 
 import csv
-import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 
 from benchmark.core.atomic import atomic_write, atomic_write_json
+from benchmark.training.checkpoint import read_checkpoint, rng_state, set_rng_state
 from benchmark.training.optim import (
     DETR_OPTIMIZER,
     RETINA_UNET_OPTIMIZER,
@@ -36,7 +40,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a fine-tuning run (saved with the run as ``train_config.json``)."""
+    """Everything that defines a fine-tuning run (saved with the run as ``train_config.json``, together with
+    the patch and encoder topology the run resolved them to: :meth:`Trainer.geometry`)."""
 
     preprocessed: str
     out_dir: str
@@ -96,8 +101,40 @@ def family_of(architecture: str) -> str:
     return "retina_unet" if ARCHITECTURES.get(architecture).config is RetinaUNetConfig else "deformable_detr"
 
 
-def build_model_for(cfg: TrainConfig, profile: TrainingProfile, data) -> torch.nn.Module:  # noqa: ANN001
-    """The detector of ``cfg`` sized by the profile; Retina U-Net anchors planned from the training boxes."""
+def run_geometry(profile: TrainingProfile, plan) -> tuple[tuple[int, int, int], object | None]:  # noqa: ANN001
+    """The training (and inference) patch of a run and its planned encoder topology (``None``: the profile's).
+
+    * ``fixed`` preprocessing: the profile's patch and network (the paper's fixed 128^3 setting, scaled down
+      on the laptop profiles).
+    * ``default`` preprocessing, profile ``default_plan="exact"`` (``paper``): the plan's patch and the
+      topology planned for it (:func:`benchmark.preprocessing.planning.network_topology`: stages, strides
+      and kernels per axis), as nnDetection trains its default configuration.
+    * ``default`` preprocessing, ``default_plan="capped"`` (``cpu``, ``tiny``): the profile's own network and
+      the plan's patch scaled down to the profile's voxel budget (``prod(profile.patch_size)``), keeping its
+      aspect ratio, in multiples of the profile network's total stride
+      (:func:`benchmark.preprocessing.planning.scale_patch_to_budget`); a plan's patch within the budget is
+      kept as it is.
+    """
+    from benchmark.preprocessing.planning import network_topology, scale_patch_to_budget
+    from models.config import EncoderConfig
+
+    if plan.config != "default":
+        return tuple(int(p) for p in profile.patch_size), None  # type: ignore[return-value]
+    planned = tuple(int(p) for p in plan.patch_size)
+    if profile.default_plan == "exact":
+        return planned, network_topology(plan)  # type: ignore[return-value]
+    total_stride = max(EncoderConfig(n_stages=profile.n_stages).total_stride)  # the profile's network
+    return scale_patch_to_budget(planned, profile.voxel_budget, total_stride), None
+
+
+def build_model_for(
+    cfg: TrainConfig,
+    profile: TrainingProfile,
+    data,  # noqa: ANN001
+    topology=None,  # noqa: ANN001 - benchmark.preprocessing.planning.NetworkTopology
+) -> torch.nn.Module:
+    """The detector of ``cfg`` sized by the profile (or with a planned ``topology``); Retina U-Net anchors
+    planned from the training boxes."""
     from models.registry import build_detector, default_config
     from models.retina_unet import with_planned_anchors
 
@@ -105,12 +142,17 @@ def build_model_for(cfg: TrainConfig, profile: TrainingProfile, data) -> torch.n
     num_classes = len(data.plan.classes) or 1 + max(
         (k for c in train_case_ids(cfg, data) for k in data.meta(c).classes.values()), default=0
     )
+    shape = (
+        {"n_stages": profile.n_stages}
+        if topology is None
+        else {"strides": topology.strides, "kernel_sizes": topology.kernel_sizes}
+    )
     config = default_config(
         cfg.architecture,
         in_channels=in_channels,
         num_classes=num_classes,
         width_multiplier=profile.width_multiplier,
-        n_stages=profile.n_stages,
+        **shape,  # type: ignore[arg-type]
     )
     if family_of(cfg.architecture) == "retina_unet":
         boxes = np.concatenate([data.meta(c).boxes_array()[0] for c in train_case_ids(cfg, data)] + [np.zeros((0, 6))])
@@ -128,16 +170,6 @@ def train_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
 def val_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
     ids = data.fold_case_ids(cfg.fold, "val") if cfg.fold is not None else data.case_ids("val")
     return ids or train_case_ids(cfg, data)[:1]
-
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
 
 
 def _to_device(batch: dict, device: torch.device) -> tuple[torch.Tensor, list[dict]]:
@@ -164,15 +196,17 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.data = PreprocessedData(cfg.preprocessed)
         workers = self.profile.num_workers if cfg.num_workers is None else cfg.num_workers
+        #: the patch this run trains with and inference must tile with (see :func:`run_geometry`)
+        self.patch_size, self.topology = run_geometry(self.profile, self.data.plan)
         loader_cfg = LoaderConfig(
-            patch_size=self.profile.patch_size,
+            patch_size=self.patch_size,
             batch_size=self.profile.batch_size,
             batches_per_epoch=self.profile.iterations_per_epoch,
         )
         self.loader = PatchLoader(self.data, train_case_ids(cfg, self.data), loader_cfg, cfg.seed, workers)
         val_cfg = replace(loader_cfg, batches_per_epoch=self.profile.val_batches)
         self.val_loader = PatchLoader(self.data, val_case_ids(cfg, self.data), val_cfg, cfg.seed + 1, 0)
-        self.model = build_model_for(cfg, self.profile, self.data).to(self.device)
+        self.model = build_model_for(cfg, self.profile, self.data, self.topology).to(self.device)
         self.initial_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         optim_cfg = RETINA_UNET_OPTIMIZER if self.family == "retina_unet" else DETR_OPTIMIZER
         self.optimizer = build_optimizer(self.model, optim_cfg)
@@ -190,7 +224,18 @@ class Trainer:
         self._tb = None
 
     # -- persistence ---------------------------------------------------------------------------------
+    def geometry(self) -> dict:
+        """Preprocessing configuration, patch and encoder topology of the run, as plain data."""
+        enc = self.model.config.encoder
+        return {
+            "preprocessing": self.data.plan.config,
+            "patch_size": [int(p) for p in self.patch_size],
+            "encoder_strides": [list(s) for s in enc.stage_strides_3d],
+            "encoder_kernel_sizes": [list(k) for k in enc.stage_kernel_sizes],
+        }
+
     def save_checkpoint(self, path: Path | None = None) -> Path:
+        """Write the resumable state; only tensors and plain data, so it loads with ``weights_only=True``."""
         path = path or self.out / CHECKPOINT
         payload = {
             "model": self.model.state_dict(),
@@ -199,13 +244,15 @@ class Trainer:
             "loader": self.loader.state_dict(),
             "state": asdict(self.state),
             "schedule": asdict(self.schedule),
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "config": asdict(self.cfg),
+            "geometry": self.geometry(),
         }
         return atomic_write(path, lambda fh: torch.save(payload, fh))
 
     def load_checkpoint(self, path: Path) -> None:
-        payload = torch.load(path, map_location=self.device, weights_only=False)
+        """Resume from ``path`` (read with ``weights_only=True``); refuses a checkpoint of another run."""
+        payload = read_checkpoint(path, map_location=self.device)
         saved = payload["config"]
         for key in ("architecture", "profile", "seed", "fold"):
             if saved[key] != getattr(self.cfg, key):
@@ -213,13 +260,20 @@ class Trainer:
                     f"{path} belongs to a run with {key}={saved[key]!r}, not {getattr(self.cfg, key)!r}; "
                     "use another --out folder or pass --no-resume"
                 )
+        mine = self.geometry()
+        for key, value in payload.get("geometry", {}).items():  # checkpoints before the geometry record: none
+            if value != mine.get(key):
+                raise ValueError(
+                    f"{path} belongs to a run with {key}={value!r}, not {mine.get(key)!r} (the preprocessing plan "
+                    "changed?); use another --out folder or pass --no-resume"
+                )
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scaler.load_state_dict(payload["scaler"])
         self.loader.load_state_dict(payload["loader"])
         self.state = TrainState(**payload["state"])
         self.schedule = ScheduleConfig(**payload["schedule"])
-        _set_rng_state(payload["rng"])
+        set_rng_state(payload["rng"])
 
     # -- one step / validation -------------------------------------------------------------------------
     def _apply_schedule(self, step: int) -> float:
@@ -313,7 +367,7 @@ class Trainer:
         if self.cfg.resume and ckpt.is_file():
             self.load_checkpoint(ckpt)
             self._log_event(f"resumed from {ckpt} at step {self.state.step}")
-        atomic_write_json(self.out / "train_config.json", asdict(self.cfg), indent=2)
+        atomic_write_json(self.out / "train_config.json", {**asdict(self.cfg), **self.geometry()}, indent=2)
         total = self.schedule.total_iterations
         per_epoch = self.profile.iterations_per_epoch
         budget = total if self.cfg.max_steps is None else min(total, self.state.step + self.cfg.max_steps)
@@ -352,7 +406,7 @@ class Trainer:
         bar.close()
         finished = self.state.step >= total
         if finished:
-            final = {"model": self.model.state_dict(), "config": asdict(self.cfg)}
+            final = {"model": self.model.state_dict(), "config": asdict(self.cfg), "geometry": self.geometry()}
             atomic_write(self.out / FINAL, lambda fh: torch.save(final, fh))
         return TrainResult(
             self.out, self.state.step, val_loss, self.state.restarted, finished, time.time() - start_time

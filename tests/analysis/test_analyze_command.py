@@ -38,8 +38,9 @@ def test_analyze_writes_everything(tiny_store, tmp_path, capsys):
 
 def test_analyze_defaults_to_store_analysis_and_is_reproducible(tiny_store, tmp_path):
     assert analyze.run(parse(str(tiny_store), "--replicates", "15", "--no-figures")) == 0
-    first = pd.read_csv(tiny_store / "analysis" / "aggregated_ranks.csv")
-    assert not (tiny_store / "analysis" / "figures").exists()
+    default_out = tiny_store / "analysis" / "synthetic_seed0"  # STORE/analysis/<profile>_seed<seed>
+    first = pd.read_csv(default_out / "aggregated_ranks.csv")
+    assert not (default_out / "figures").exists()
     assert analyze.run(parse(str(tiny_store), "--replicates", "15", "--no-figures", "--out", str(tmp_path))) == 0
     pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "aggregated_ranks.csv"))
 

@@ -11,6 +11,8 @@ from analysis.store import (
     MATCH_TABLE_FILE,
     RESULT_FILE,
     check_paired,
+    has_run,
+    index_store,
     load_match_table,
     open_store,
     run_dir,
@@ -18,7 +20,12 @@ from analysis.store import (
     write_run,
 )
 from analysis.synthetic_store import build_synthetic_store, synthetic_match_table
+from benchmark.core.run_key import RunKey
 from benchmark.metrics.coco import map_from_matches
+
+
+def _key(dataset="S01", arch="retina_unet", pre="default", profile="cpu", seed=0, **kw):
+    return RunKey.make(dataset, arch, pre, profile, seed=seed, **kw)
 
 
 def test_match_table_round_trip(tmp_path):
@@ -36,27 +43,61 @@ def test_match_table_round_trip(tmp_path):
 
 def test_write_and_open_store(tmp_path):
     table = synthetic_match_table("S01", ("retina_unet", "default"), n_images=8)
-    folder = write_run(tmp_path, "S01", "retina_unet", "default", table, provenance={"seed": 1})
-    assert folder == run_dir(tmp_path, "S01", "retina_unet", "default")
-    assert folder.name == "retina_unet__default" and (folder / MATCH_TABLE_FILE).is_file()
+    key = _key()
+    folder = write_run(tmp_path, key, table, provenance={"seed": 1})
+    assert folder == run_dir(tmp_path, key) == tmp_path / "runs" / "S01" / "retina_unet__default" / "cpu_official_seed0"
+    assert (folder / MATCH_TABLE_FILE).is_file()
     record = json.loads((folder / RESULT_FILE).read_text())
     assert record["metrics"]["map@0.1"] == pytest.approx(map_from_matches(table).map)
     assert record["provenance"] == {"seed": 1} and record["n_images"] == 8
+    assert RunKey.from_json(record["run_key"]) == key and has_run(tmp_path, key)
     store = open_store(tmp_path)
     assert store.datasets == ["S01"] and store.models() == [("retina_unet", "default")]
     assert store.metrics()["metric"].tolist() == ["froc@0.1", "map@0.1"]
     assert store.table("S01", "retina_unet", "default").n_images == 8
+    assert store.analysis_dir == tmp_path / "analysis" / "cpu_seed0"
     with pytest.raises(ValueError, match="Runs: S01/retina_unet__default"):
         store.table("S01", "retina_unet", "mae")
 
 
+def test_runs_of_other_profiles_and_seeds_are_kept_apart(tmp_path):
+    table = synthetic_match_table("S01", ("retina_unet", "default"), n_images=8)
+    for key in (_key(profile="tiny"), _key(profile="cpu"), _key(profile="cpu", seed=1)):
+        write_run(tmp_path, key, table)
+    assert len(index_store(tmp_path)) == 3
+    assert not has_run(tmp_path, _key(profile="paper"))
+    with pytest.raises(ValueError, match="profiles cpu, tiny.*--profile"):
+        open_store(tmp_path)
+    with pytest.raises(ValueError, match="differ in seed.*--run-seed"):
+        open_store(tmp_path, profile="cpu")
+    chosen = open_store(tmp_path, profile="cpu", seed=1)
+    assert chosen.selection["seeds"] == [1] and chosen.analysis_dir.name == "cpu_seed1"
+    assert len(open_store(tmp_path, profile="tiny").runs) == 1
+    with pytest.raises(ValueError, match="no runs of profile 'paper'"):
+        open_store(tmp_path, profile="paper")
+
+
 def test_ids_are_checked(tmp_path):
-    table = synthetic_match_table("S01", ("retina_unet", "default"), n_images=4)
     for arch, pre in (("Retina", "default"), ("retina__unet", "default"), ("retina_unet", "")):
         with pytest.raises(ValueError, match="not valid"):
-            write_run(tmp_path, "S01", arch, pre, table)
+            _key(arch=arch, pre=pre)
     with pytest.raises(FileNotFoundError, match="not a results store"):
         open_store(tmp_path / "nowhere")
+
+
+def test_old_layout_and_corrupt_records_are_clear_errors(tmp_path):
+    table = synthetic_match_table("S01", ("retina_unet", "default"), n_images=4)
+    folder = write_run(tmp_path / "s", _key(), table)
+    (folder / RESULT_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match=r"result\.json: not valid JSON"):
+        open_store(tmp_path / "s")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "runs").mkdir()
+    (tmp_path / "old" / "store.json").write_text('{"format": "detbench-results", "version": 1}')
+    with pytest.raises(ValueError, match="layout version 1"):
+        open_store(tmp_path / "old")
+    with pytest.raises(ValueError, match="layout version 1"):
+        write_run(tmp_path / "old", _key(), table)
 
 
 def test_unpaired_runs_are_rejected(tmp_path):
@@ -64,8 +105,8 @@ def test_unpaired_runs_are_rejected(tmp_path):
     b = synthetic_match_table("S01", ("retina_unet", "mae"), n_images=7)
     with pytest.raises(ValueError, match="same test images"):
         check_paired({("retina_unet", "default"): a, ("retina_unet", "mae"): b}, "S01")
-    write_run(tmp_path, "S01", "retina_unet", "default", a)
-    write_run(tmp_path, "S01", "retina_unet", "mae", b)
+    write_run(tmp_path, _key(), a)
+    write_run(tmp_path, _key(pre="mae"), b)
     with pytest.raises(ValueError, match="in dataset S01"):
         open_store(tmp_path).tables("S01")
 

@@ -216,3 +216,42 @@ def test_benchmark_script_runs_one_tiny_detector():
     assert row["detector"] == "deformable_detr" and row["fwd_bwd_s"] > 0
     if not torch.cuda.is_available():  # falls back to CPU and fp32
         assert row["device"] == "cpu" and row["amp"] is False and row["peak_rss_gb"] > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_planned_anisotropic_topology_trains_and_predicts(name):
+    """nnDetection-style per-axis strides and kernels (z pooled later): loss, backward, prediction, anchors."""
+    torch.manual_seed(0)
+    strides = ((1, 1, 1), (1, 2, 2), (2, 2, 2), (2, 2, 2))
+    kernels = ((1, 3, 3), (3, 3, 3), (3, 3, 3), (3, 3, 3))
+    cfg = default_config(name, width_multiplier=0.125, strides=strides, kernel_sizes=kernels)
+    assert cfg.encoder.num_stages == 4 and cfg.encoder.total_stride == (4, 8, 8)
+    model = build_detector(name, cfg)
+    images, targets = _batch()
+    images = images[:, :, :16]  # 16 x 32 x 32: divisible by (4, 8, 8)
+    targets[0]["boxes"] = torch.tensor([[2.0, 6.0, 8.0, 10.0, 20.0, 16.0]])
+    targets[0]["labels"] = torch.tensor([0])
+    loss = model.compute_loss(images, targets)["loss"]
+    loss.backward()
+    assert torch.isfinite(loss)
+    model.eval()
+    (det, _) = model.predict(images)
+    assert det["boxes"].shape[1] == 6 and len(det["boxes"]) == len(det["scores"])
+    with pytest.raises(ValueError, match=r"total stride \(4, 8, 8\)"):
+        model.predict(torch.zeros(1, 1, 16, 28, 32))
+    if hasattr(model, "anchor_generator"):  # Retina U-Net: anchor sizes scale per axis with the level stride
+        gen = model.anchor_generator
+        first, last = gen.level_sizes(0), gen.level_sizes(len(gen.strides) - 1)
+        ratio = torch.tensor(gen.strides[-1], dtype=torch.float32) / torch.tensor(gen.strides[0], dtype=torch.float32)
+        torch.testing.assert_close(last, first * ratio)
+
+
+def test_planned_strides_are_validated():
+    with pytest.raises(ValueError, match="either n_stages or planned strides"):
+        default_config("retina_unet", n_stages=4, strides=(1, 2, 2, 2))
+    with pytest.raises(ValueError, match="1..6 stages"):
+        default_config("retina_unet", strides=(1,) + (2,) * 6)
+    with pytest.raises(ValueError, match="kernel_sizes need planned strides"):
+        default_config("retina_unet", kernel_sizes=((3, 3, 3),) * 6)
+    with pytest.raises(ValueError, match="odd"):
+        default_config("retina_unet", strides=(1, 2), kernel_sizes=((3, 3, 3), (2, 3, 3)))

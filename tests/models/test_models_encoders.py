@@ -10,7 +10,7 @@ from models.config import EncoderConfig
 from models.encoders import build_encoder, extract_encoder_state_dict, load_encoder_weights
 
 
-def _library_unet(kind: str, features, strides, blocks, in_channels: int = 1):
+def _library_unet(kind: str, features, strides, blocks, in_channels: int = 1, kernel_sizes=3):
     """The dynamic-network-architectures UNet (nnU-Net / nnssl / MultiTalent) of the same configuration."""
     unet = pytest.importorskip("dynamic_network_architectures.architectures.unet")
     n = len(features)
@@ -19,8 +19,8 @@ def _library_unet(kind: str, features, strides, blocks, in_channels: int = 1):
         n_stages=n,
         features_per_stage=list(features),
         conv_op=nn.Conv3d,
-        kernel_sizes=3,
-        strides=list(strides),
+        kernel_sizes=kernel_sizes if isinstance(kernel_sizes, int) else [list(k) for k in kernel_sizes],
+        strides=[s if isinstance(s, int) else list(s) for s in strides],
         num_classes=2,
         conv_bias=True,
         norm_op=nn.InstanceNorm3d,
@@ -61,6 +61,33 @@ def test_loaded_library_weights_give_identical_features(kind):
         expected = lib.encoder(x)
         got = ours(x)
     assert len(got) == len(expected) == 4
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["plain", "resenc"])
+def test_planned_per_axis_strides_and_kernels_match_the_library(kind):
+    """An nnDetection-planned anisotropic topology (1x3x3 kernels, no z pooling at first) equals the library's."""
+    torch.manual_seed(0)
+    strides = ((1, 1, 1), (1, 2, 2), (2, 2, 2), (2, 2, 2))
+    kernels = ((1, 3, 3), (3, 3, 3), (3, 3, 3), (3, 3, 3))
+    cfg = EncoderConfig(
+        kind=kind, features=(32, 64, 128, 256), strides=strides, kernel_sizes=kernels, width_multiplier=0.125
+    )
+    assert cfg.cumulative_strides_3d == ((1, 1, 1), (1, 2, 2), (2, 4, 4), (4, 8, 8)) and cfg.total_stride == (4, 8, 8)
+    with pytest.raises(ValueError, match="cumulative_strides_3d"):
+        _ = cfg.cumulative_strides
+    lib = _library_unet(kind, cfg.stage_features, strides, cfg.stage_blocks, kernel_sizes=kernels).eval()
+    ours = build_encoder(cfg).eval()
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in lib.encoder.state_dict().items()
+    }
+    load_encoder_weights(ours, lib.state_dict())
+    x = torch.randn(1, 1, 8, 16, 16)
+    lib.encoder.return_skips = True
+    with torch.no_grad():
+        expected, got = lib.encoder(x), ours(x)
+    assert [tuple(o.shape[2:]) for o in got] == [(8, 16, 16), (8, 8, 8), (4, 4, 4), (2, 2, 2)]
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 

@@ -7,6 +7,7 @@ import pytest
 from preprocessing_cases import write_ct_dataset
 
 from benchmark.preprocessing import Plan, fit_patch_size, load_plan, plan_preprocessing
+from benchmark.preprocessing.planning import network_topology, plan_network_topology, scale_patch_to_budget
 
 
 def test_fixed_plan_and_json_round_trip(ct_dataset, tmp_path):
@@ -41,6 +42,49 @@ def test_fit_patch_size_heuristic():
     assert fit_patch_size((20, 50, 60), 128**3, 6) == (32, 64, 64)  # capped by the (rounded-up) image
     with pytest.raises(ValueError, match="voxel_budget"):
         fit_patch_size((100, 100, 100), 1000, 6)
+
+
+def test_network_topology_follows_nndetections_pooling_rule():
+    iso = plan_network_topology((128, 128, 128), (1.0, 1.0, 1.0))
+    assert iso.strides == ((1, 1, 1),) + ((2, 2, 2),) * 5  # the paper's fixed architecture (Table 5)
+    assert iso.kernel_sizes == ((3, 3, 3),) * 6 and iso.total_stride == (32, 32, 32)
+    # 3 mm slices, 1 mm in-plane: z is pooled only once in-plane has reached 2 mm, with 1x3x3 kernels until
+    # then; every axis stops at a 4-voxel bottleneck (32 -> 4 along z: 3 poolings; 64 -> 4: 4 poolings)
+    aniso = plan_network_topology((32, 64, 64), (3.0, 1.0, 1.0))
+    assert aniso.strides == ((1, 1, 1), (1, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2))
+    assert aniso.kernel_sizes == ((1, 3, 3), (3, 3, 3), (3, 3, 3), (3, 3, 3), (3, 3, 3))
+    assert aniso.num_stages == 5 and aniso.total_stride == (8, 16, 16)
+    # a short axis stops at 2 x the minimal feature map (z: 32 -> 4); one more in-plane pooling makes y/x
+    # twice as coarse as z, which ends the in-plane pooling too (nnU-Net's rule, kept as is)
+    flat = plan_network_topology((32, 128, 128), (1.0, 1.0, 1.0))
+    assert flat.strides == ((1, 1, 1), (2, 2, 2), (2, 2, 2), (2, 2, 2), (1, 2, 2)) and flat.total_stride == (8, 16, 16)
+    # at most num_stages - 1 = 5 poolings per axis (nnDetection would pool 256 a sixth time, to 4 voxels), so
+    # fit_patch_size's multiples of 32 are always divisible and the encoder has at most six stages
+    big = plan_network_topology((256, 256, 256), (1.0, 1.0, 1.0))
+    assert big.num_stages == 6 and big.total_stride == (32, 32, 32)
+    with pytest.raises(ValueError, match="not divisible by its planned total stride"):
+        plan_network_topology((36, 64, 64), (1.0, 1.0, 1.0))
+
+
+def test_default_plan_records_its_network_topology(tmp_path):
+    root = write_ct_dataset(tmp_path / "ds")
+    plan = plan_preprocessing(root, "default")
+    topology = network_topology(plan)
+    assert plan.planning["network"] == topology.to_json()
+    assert all(p % t == 0 for p, t in zip(plan.patch_size, topology.total_stride, strict=True))
+    assert topology.kernel_sizes[0] == (1, 3, 3)  # 5 mm slices vs 0.6 mm in-plane
+    assert "network" not in plan_preprocessing(root, "fixed").planning  # fixed: the paper's architecture
+    assert Plan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
+
+
+def test_scale_patch_to_budget_keeps_the_aspect_ratio():
+    assert scale_patch_to_budget((32, 64, 64), 32**3, 8) == (16, 40, 40)
+    assert scale_patch_to_budget((32, 64, 64), 64**3, 16) == (32, 64, 64)  # within budget: unchanged
+    assert scale_patch_to_budget((128, 128, 128), 64**3, 16) == (64, 64, 64)
+    patch = scale_patch_to_budget((64, 192, 160), 32**3, 8)
+    assert np.prod(patch) <= 32**3 and all(p % 8 == 0 for p in patch) and patch[0] < patch[2] < patch[1]
+    with pytest.raises(ValueError, match="voxel_budget"):
+        scale_patch_to_budget((64, 64, 64), 100, 8)
 
 
 def test_ct_statistics_from_training_cases_only(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from benchmark.loading.synthetic import write_synthetic_preprocessed
+from benchmark.training.checkpoint import read_checkpoint
 from benchmark.training.trainer import CHECKPOINT, FINAL, TrainConfig, Trainer, resolve_device, train
 
 
@@ -30,8 +31,8 @@ def test_run_logs_and_resumes_exactly_after_an_interruption(preprocessed, tmp_pa
     assert not first.finished and first.steps == 4
     second = train(_cfg(preprocessed, tmp_path / "cut", architecture=architecture))  # resumes from step 3
     assert second.finished and full.finished
-    a = torch.load(tmp_path / "full" / FINAL, weights_only=False)["model"]
-    b = torch.load(tmp_path / "cut" / FINAL, weights_only=False)["model"]
+    a = read_checkpoint(tmp_path / "full" / FINAL)["model"]
+    b = read_checkpoint(tmp_path / "cut" / FINAL)["model"]
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
