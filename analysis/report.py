@@ -7,7 +7,6 @@ with a warning, because mean ranks across datasets need every model on every dat
 
 from __future__ import annotations
 
-import difflib
 import time
 import warnings
 from collections.abc import Sequence
@@ -84,14 +83,6 @@ def analyze(
         )
     if not kept:
         raise ValueError("no model has a run on every dataset of the store")
-    settings = sorted({p for _, p in kept})
-    if baseline not in settings:
-        close = difflib.get_close_matches(str(baseline), settings, n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(
-            f"baseline {baseline!r} is not a pre-training setting of the models in {store.root}.{hint} "
-            f"Settings in the store: {', '.join(settings)}"
-        )
     t0 = time.perf_counter()
     boot = bootstrap_store(store, n_replicates, seed, metrics, models=kept)
     result = summarize(boot, baseline, store=Path(store.root), dropped=dropped)

@@ -43,6 +43,7 @@ __all__ = [
     "ResultsStore",
     "analysis_dir",
     "check_paired",
+    "check_store",
     "has_run",
     "index_store",
     "init_store",
@@ -132,6 +133,21 @@ def init_store(root: str | Path) -> Path:
         (root / RUNS_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_json(marker, STORE_FORMAT, indent=2)
     return root
+
+
+def check_store(root: str | Path) -> None:
+    """Read-only: raise what :func:`init_store` would raise for ``root`` (a foreign or other-version store).
+
+    ``benchmark run`` calls it before any training, so a bad ``--store`` fails in seconds, not after the suite.
+    """
+    root = Path(root)
+    marker = root / STORE_FILE
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"results store {root} is a file, not a folder")
+    if marker.is_dir():
+        raise ValueError(f"{marker} is a folder: {root} is not a detbench results store")
+    if marker.is_file():
+        _check_marker(root, marker)
 
 
 def _check_marker(root: Path, marker: Path) -> None:

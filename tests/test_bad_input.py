@@ -411,13 +411,72 @@ CASES = [
     case(
         "analyze-baseline-unknown",
         "analyze store --replicates 5 --baseline mae",
-        "baseline 'mae' is not a pre-training setting",
+        "--baseline 'mae' is not a pre-training setting",
     ),
     case("analyze-replicates-negative", "analyze store --replicates -5", "--replicates must be >= 1, got -5"),
     case("analyze-out-is-file", "analyze store --replicates 5 --out afile", "--out afile: is a file"),
     case("analyze-store-missing", "analyze nowhere --replicates 5", "STORE nowhere: not found"),
     case("analyze-empty-store", "analyze empty_store --replicates 5", "no runs in", empty_store),
     case("analyze-replicates-not-int", "analyze store --replicates many", "invalid int value: 'many'", code=2),
+    # train: every check before any twin generation, preprocessing or training step
+    case("train-arch-typo", f"{TRAIN} --arch retina_unt", "Did you mean 'retina_unet'"),
+    case("train-profile-unknown", "train --dataset ds --profile cpuu", "Unknown training profile 'cpuu'"),
+    case("train-pretraining-typo", f"{TRAIN} --pretraining fixd", "Did you mean 'fixed'?"),
+    case("train-unknown-twin", "train --dataset S99 --profile tiny", "Unknown dataset 'S99'"),
+    case("train-twin-fold-out-of-range", "train --dataset S06 --profile tiny --fold 99", "twin S06 defines folds 0..5"),
+    case(
+        "train-twin-without-folds",
+        "train --dataset S01 --profile tiny --fold 2",
+        "twin S01 defines no cross-validation",
+    ),
+    case("train-prepared-fold", f"{TRAIN} --fold 3", "--fold 3: splits.json defines no cross-validation folds"),
+    case("train-negative-fold", f"{TRAIN} --fold -1", "--fold must be >= 0, got -1"),
+    case("train-truncated-image", TRAIN, "c_001: ds/imagesTr/c_001_0000.nii.gz: truncated", truncate_train_image),
+    case("train-overlapping-splits", TRAIN, "case 'c_000' is in both split 'train' and split 'val'", overlap_splits),
+    case("train-missing-test-label", TRAIN, "c_005: ds/labelsTs/c_005.nii.gz: file is missing", remove_test_label),
+    case(
+        "train-real-not-prepared",
+        "train --dataset D06 --profile tiny",
+        "D06 (LUNA16) is not prepared under data/prepared/D06",
+    ),
+    case("train-dataset-path-missing", "train --dataset nowhere/ds --profile tiny", "--dataset nowhere/ds: not found"),
+    case(
+        "train-folder-not-dataset",
+        "train --dataset luna --profile tiny",
+        "--dataset luna: a folder without dataset.json",
+    ),
+    case("train-out-is-file", f"{TRAIN} --out afile", "--out afile: is a file"),
+    case("train-out-is-dataset", f"{TRAIN} --out ds", "--out ds: is the dataset folder"),
+    case(
+        "train-runs-under-file", f"{TRAIN} --runs afile/runs", "--runs afile/runs: cannot be created, afile is a file"
+    ),
+    case("train-data-root-is-file", f"{TRAIN} --data-root afile", "--data-root afile: is a file"),
+    case("train-negative-seed", f"{TRAIN} --seed -3", "--seed must be >= 0, got -3"),
+    case("train-max-steps-zero", f"{TRAIN} --max-steps 0", "--max-steps must be >= 1, got 0"),
+    case("train-workers-zero", f"{TRAIN} --workers 0", "--workers must be >= 1, got 0"),
+    case(
+        "train-foreign-twin-folder",
+        "train --dataset S06 --profile tiny",
+        "not written by the synthetic generator",
+        foreign_twin_in_data,
+    ),
+    case("train-cuda-without-gpu", f"{TRAIN} --device cuda", "--device cuda: no CUDA device is available"),
+    case("train-bad-device", f"{TRAIN} --device gpu", "invalid choice: 'gpu'", code=2),
+    # run: a bad --store or --replicates is reported before the first experiment, not after all of them
+    case("run-suite-typo", f"{RUN} --suite dve", "Did you mean 'dev'?"),
+    case("run-archs-typo", f"{RUN} --archs retina_unet,deformable_dert", "Did you mean 'deformable_detr'"),
+    case("run-archs-empty", f"{RUN} --archs ,", "--archs: give at least one architecture"),
+    case("run-pretraining-unknown", f"{RUN} --pretraining default,mea", "Unknown pre-training setting 'mea'"),
+    case("run-replicates-negative", f"{RUN} --replicates -5", "--replicates must be >= 1, got -5"),
+    case("run-profile-unknown", "run --suite S06 --profile laptop", "Unknown training profile 'laptop'"),
+    case("run-negative-seed", f"{RUN} --seed -1", "--seed must be >= 0, got -1"),
+    case("run-store-is-file", f"{RUN} --store afile", "--store afile: is a file"),
+    case("run-store-not-a-store", f"{RUN} --store ds", "--store ds: a non-empty folder that is not a results store"),
+    case("run-store-old-layout", f"{RUN} --store store", "results store of layout version 1", old_store_version),
+    case("run-store-corrupt-marker", f"{RUN} --store store", "store.json: not valid JSON", corrupt_store_marker),
+    case("run-runs-under-file", f"{RUN} --runs afile/runs", "--runs afile/runs: cannot be created"),
+    case("run-real-not-prepared", "run --suite D06 --real --profile tiny", "D06 (LUNA16) is not prepared"),
+    case("run-foreign-twin-folder", RUN, "not written by the synthetic generator", foreign_twin_in_data),
 ]
 
 
@@ -464,6 +523,8 @@ def test_bad_input(bad: Case, work: Path, capsys) -> None:  # noqa: ANN001
 
 
 SUBPROCESS_CASES = [
+    "train-twin-fold-out-of-range",
+    "run-store-not-a-store",
     "validate-truncated-image",
     "evaluate-out-is-folder",
     "analyze-corrupt-result",

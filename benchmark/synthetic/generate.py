@@ -135,6 +135,11 @@ def twin_splits(twin: TwinConfig, plans: Sequence[CasePlan]) -> Splits:
     )
 
 
+def planned_splits(twin: TwinConfig, scale: ScaleConfig | str, seed: int = 0) -> Splits:
+    """The splits (and folds) a twin will have, without generating it (for checking ``--fold`` up front)."""
+    return twin_splits(twin, plan_twin(twin, scale, seed))
+
+
 def twin_provenance(twin: TwinConfig, scale: ScaleConfig, seed: int) -> dict:
     """Everything needed to regenerate the twin: generator version, seed, scale, knobs, mirrored dataset."""
     geo = nominal_geometry(twin, scale)
