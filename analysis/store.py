@@ -19,6 +19,7 @@ holds several.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "ResultsStore",
     "analysis_dir",
     "check_paired",
+    "check_store",
     "has_run",
     "index_store",
     "init_store",
@@ -88,17 +90,25 @@ def load_match_table(path: str | Path) -> MatchTable:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no match table at {path}")
-    with np.load(path, allow_pickle=False) as data:
-        missing = [k for k in ("image_ids", "class_names", *_MATCH_COLUMNS) if k not in data.files]
-        if missing:
-            raise ValueError(f"{path}: not a match table, missing arrays {missing}")
-        meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # not an npz, truncated, pickled
+        why = "not an .npz archive" if "pickle" in str(err) else str(err)
+        raise ValueError(f"{path}: not a readable match table ({why}); rerun this experiment") from None
+    missing = [k for k in ("image_ids", "class_names", *_MATCH_COLUMNS) if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: not a match table, missing arrays {missing}")
+    try:
+        meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
         return MatchTable(
-            image_ids=tuple(data["image_ids"].reshape(-1).tolist()),
-            class_names=tuple(data["class_names"].reshape(-1).tolist()),
+            image_ids=tuple(arrays["image_ids"].reshape(-1).tolist()),
+            class_names=tuple(arrays["class_names"].reshape(-1).tolist()),
             meta=meta,
-            **{k: data[k] for k in _MATCH_COLUMNS},
+            **{k: arrays[k] for k in _MATCH_COLUMNS},
         )
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: invalid match table ({err})") from None
 
 
 def table_metrics(table: MatchTable) -> dict[str, float | None]:
@@ -123,6 +133,21 @@ def init_store(root: str | Path) -> Path:
         (root / RUNS_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_json(marker, STORE_FORMAT, indent=2)
     return root
+
+
+def check_store(root: str | Path) -> None:
+    """Read-only: raise what :func:`init_store` would raise for ``root`` (a foreign or other-version store).
+
+    ``benchmark run`` calls it before any training, so a bad ``--store`` fails in seconds, not after the suite.
+    """
+    root = Path(root)
+    marker = root / STORE_FILE
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"results store {root} is a file, not a folder")
+    if marker.is_dir():
+        raise ValueError(f"{marker} is a folder: {root} is not a detbench results store")
+    if marker.is_file():
+        _check_marker(root, marker)
 
 
 def _check_marker(root: Path, marker: Path) -> None:

@@ -2,7 +2,9 @@
 
 Every subcommand lives in ``benchmark/commands/<name>.py`` and defines ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; heavy imports happen inside ``run``.
-Errors a user can fix (``ValueError``, ``FileNotFoundError``) print one line and exit 1, no traceback.
+Every ``run`` first checks all its arguments, inputs and output locations (:mod:`benchmark.commands.checks`)
+before any heavy work. Errors a user can fix (``ValueError``, ``FileNotFoundError``, other ``OSError``) print
+one ``error: ...`` line per problem and exit 1, no traceback; argparse's own usage errors exit 2.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from benchmark import __version__
+from benchmark.commands.checks import InputErrors
 
 # Only implemented subcommands are listed here, in the order ``--help`` shows them.
 COMMAND_MODULES = (
@@ -54,8 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
+    except InputErrors as err:
+        for problem in err.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
     except (UserError, ValueError, FileNotFoundError, NotADirectoryError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a location the up-front checks could not foresee (disk full, permissions changed)
+        where = f": {err.filename}" if getattr(err, "filename", None) else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -20,30 +20,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: STORE/analysis/<profile>_seed<seed>)")
     parser.add_argument("--profile", default=None, help="analyse the runs of this training profile (needed if several)")
     parser.add_argument("--run-seed", type=int, default=None, help="analyse the runs of this training seed")
-    parser.add_argument("--baseline", default="default", help="pre-training the deltas refer to (default: default)")
+    parser.add_argument(
+        "--baseline", default=None, help="pre-training the deltas refer to, one in the store (default: default)"
+    )
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
 
 
 def run(args: argparse.Namespace) -> int:
+    import difflib
     import time
     from pathlib import Path
+
+    from benchmark.commands.checks import Checks
+
+    checks = Checks()
+    checks.at_least(args.replicates, "--replicates")
+    checks.at_least(args.run_seed, "--run-seed", 0)
+    store_dir = checks.input_dir(args.store, "STORE", "a results store folder (with runs/)")
+    checks.output_dir(args.out, "--out")
+    checks.raise_if_any()
 
     from analysis.report import run_analysis
     from analysis.store import open_store
 
-    if args.replicates < 1:
-        raise ValueError(f"--replicates must be >= 1, got {args.replicates}")
     start = time.perf_counter()
-    store = open_store(args.store, profile=args.profile, seed=args.run_seed)
-    result, written = run_analysis(
+    store = open_store(store_dir, profile=args.profile, seed=args.run_seed)  # names an unreadable run record
+    out = Path(args.out) if args.out else store.analysis_dir
+    if not args.out:
+        checks.output_dir(out, "the default --out")
+    settings = sorted(set(store.runs["pretraining"]))
+    if args.baseline is not None and args.baseline not in settings:  # the default may be absent: NaN deltas
+        close = difflib.get_close_matches(args.baseline, settings, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        checks.add(
+            f"--baseline {args.baseline!r} is not a pre-training setting of {store.root}.{hint} "
+            f"Settings there: {', '.join(settings)}"
+        )
+    checks.raise_if_any()
+    result, written = run_analysis(  # reads every match table before it writes
         store,
-        out_dir=args.out,
+        out_dir=out,
         n_replicates=args.replicates,
         seed=args.seed,
-        baseline=args.baseline,
+        baseline=args.baseline or "default",
         figures=not args.no_figures,
     )
-    out = Path(args.out) if args.out else store.analysis_dir
     datasets = result.full["dataset"].nunique()
     print(
         f"analysed {len(result.models)} models x {datasets} datasets, {args.replicates} replicates "

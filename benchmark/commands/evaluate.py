@@ -80,7 +80,26 @@ def _jsonable(obj):  # noqa: ANN001, ANN202 - nested JSON-like data
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from benchmark.commands.checks import Checks
+    from benchmark.data.format import SPLIT_NAMES
+
+    checks = Checks()
+    root = checks.input_dir(args.dataset, "--dataset", "a prepared dataset folder")
+    predictions_file = checks.input_file(args.predictions, "--predictions", "a prediction JSON file")
+    out_file = checks.output_file(args.out, "--out", inputs=[predictions_file])
+    per_case_file = checks.output_file(args.per_case, "--per-case", inputs=[predictions_file])
+    checks.distinct([("--out", out_file), ("--per-case", per_case_file)])
+    if args.split not in SPLIT_NAMES:
+        checks.add(f"--split: unknown split {args.split!r}. Valid splits: {', '.join(SPLIT_NAMES)}")
+    if args.protocol is not None:
+        from benchmark.metrics import get_metric
+
+        names = [n.strip() for n in args.protocol.split(",") if n.strip()]
+        if not names:
+            checks.add("--protocol: give at least one metric or protocol name")
+        for name in names:
+            checks.lookup(get_metric, name, "--protocol")
+    checks.raise_if_any()
 
     import pandas as pd
 
@@ -95,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         match_tables,
     )
 
-    dataset = PreparedDataset(args.dataset)
+    dataset = PreparedDataset(root)
     case_ids = dataset.case_ids(args.split)
     if not case_ids:
         raise ValueError(f"split {args.split!r} of {dataset.root} has no cases")
@@ -137,8 +156,9 @@ def run(args: argparse.Namespace) -> int:
             frame = table.per_image()
             frame.insert(0, "matching", str(key))
             frames.append(frame)
-        Path(args.per_case).parent.mkdir(parents=True, exist_ok=True)
-        pd.concat(frames, ignore_index=True).to_csv(args.per_case, index=False)
+        from benchmark.core.atomic import atomic_write_text
+
+        atomic_write_text(per_case_file, pd.concat(frames, ignore_index=True).to_csv(index=False))
     if args.out:
         out = {
             "detbench_version": __version__,
@@ -155,6 +175,6 @@ def run(args: argparse.Namespace) -> int:
         }
         from benchmark.core.atomic import atomic_write_json
 
-        atomic_write_json(args.out, _jsonable(out), indent=2, allow_nan=False)
+        atomic_write_json(out_file, _jsonable(out), indent=2, allow_nan=False)
         print(f"wrote {args.out}")
     return 0

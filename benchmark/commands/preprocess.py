@@ -1,6 +1,8 @@
 """Plan and preprocess a prepared dataset (resumable; a changed plan never reuses stale files).
 
-Writes plans.json and one compressed (Blosc2 .b2nd) array pair per case; see docs/preprocessing.md.
+Writes plans.json and one compressed (Blosc2 .b2nd) array pair per case; see docs/preprocessing.md. Before any
+work the dataset is checked: splits disjoint, every case's files present and intact (headers and sizes; a
+truncated image is an error naming the case), and --fold among the dataset's folds.
 """
 
 from __future__ import annotations
@@ -22,6 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from benchmark.commands.checks import Checks
+
+    checks = Checks()
+    checks.at_least(args.workers, "--workers")
+    root = checks.input_dir(args.dataset, "DATASET", "a prepared dataset folder")
+    out = checks.output_dir(args.out, "--out")
+    checks.not_inside(out, root, "--out", "the dataset folder itself")
+    checks.prepared_dataset(root, args.fold)
+    checks.raise_if_any()
+
     from benchmark.preprocessing.pipeline import StaleOutputError, preprocess_dataset
     from benchmark.preprocessing.planning import plan_preprocessing
 

@@ -42,6 +42,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from benchmark.commands.checks import Checks
+    from benchmark.commands.experiment_checks import check_dataset, check_store, check_training
+    from benchmark.datasets import resolve_suite
+    from benchmark.experiment import default_data_root
+
+    # Everything is checked before any twin is generated, any case preprocessed or any step trained.
+    checks = Checks()
+    archs, pretrainings = list(_names(args.archs)), list(_names(args.pretraining))
+    check_training(
+        checks, archs, pretrainings, args.profile, args.seed, args.workers, args.device, "--archs", "--pretraining"
+    )
+    checks.at_least(args.replicates, "--replicates")
+    check_store(checks, args.store)
+    checks.output_dir(args.runs, "--runs")
+    data_root = checks.output_dir(Path(args.data_root) if args.data_root else default_data_root(), "--data-root")
+    specs = checks.lookup(resolve_suite, args.suite, "--suite") or []
+    for spec in specs:
+        check_dataset(checks, spec.id if args.real else spec.twin_id, data_root, args.profile, None, "--suite")
+    checks.raise_if_any()
+
     from benchmark.runner import SuiteConfig, run_suite
 
     run_suite(

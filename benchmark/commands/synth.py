@@ -48,19 +48,34 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from benchmark.synthetic.generate import generate_pretraining_corpus, generate_suite
+    from benchmark.commands.checks import Checks
 
     out = args.out if args.out is not None else default_out()
-    if args.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
-    if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    checks = Checks()
+    checks.at_least(args.seed, "--seed", 0)
+    checks.at_least(args.workers, "--workers")
+    checks.at_least(args.corpus_cases, "--corpus-cases")
+    if args.corpus_cases is not None and not (args.corpus or args.corpus_only):
+        checks.add("--corpus-cases sets the size of the pre-training corpus: add --corpus or --corpus-only")
+    if checks.output_dir(out, "--out") is not None and (Path(out) / "dataset.json").is_file():
+        checks.add(f"--out {out}: is a prepared dataset; --out is the folder holding the twins (e.g. data/synthetic)")
+
+    from benchmark.synthetic.generate import generate_pretraining_corpus, generate_suite, output_problems
+    from benchmark.synthetic.twins import resolve_twins
+
+    twins = [] if args.corpus_only else checks.lookup(resolve_twins, args.suite, "--suite") or []
+    if not checks.problems:  # folders holding another run (or not written by the generator) are refused
+        corpus = args.corpus or args.corpus_only
+        for problem in output_problems(twins, out, args.scale, args.seed, args.overwrite, corpus, args.corpus_cases):
+            checks.add(problem)
+    checks.raise_if_any()
+
     progress = not args.no_progress and sys.stderr.isatty()
     start = time.perf_counter()
     roots: list[Path] = []
     if not args.corpus_only:
         roots += generate_suite(
-            args.suite,
+            twins,
             out,
             args.scale,
             args.seed,

@@ -53,16 +53,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.experiment import ExperimentConfig, run_experiment
-    from models.registry import ARCHITECTURES
+    from pathlib import Path
 
-    ARCHITECTURES.get(args.arch)  # unknown names fail early, with "did you mean"
+    from benchmark.commands.checks import Checks
+    from benchmark.commands.experiment_checks import check_dataset, check_training
+    from benchmark.experiment import ExperimentConfig, default_data_root
+
+    # Everything is checked before any twin is generated, any case preprocessed or any step trained.
+    checks = Checks()
+    pretraining = args.pretraining or ("custom" if args.weights else "fixed")
+    check_training(
+        checks, [args.arch], [pretraining], args.profile, args.seed, args.workers, args.device,
+        weights=args.weights, stem=args.stem, takes_weights=True,
+    )
+    checks.at_least(args.max_steps, "--max-steps")
+    data_root = checks.output_dir(Path(args.data_root) if args.data_root else default_data_root(), "--data-root")
+    prepared = check_dataset(checks, args.dataset, data_root, args.profile, args.fold)
+    out = checks.output_dir(args.out, "--out") if args.out else checks.output_dir(args.runs, "--runs")
+    if args.out:
+        checks.not_inside(out, prepared, "--out", "the dataset folder")
+    checks.raise_if_any()
+
+    from benchmark.experiment import run_experiment
+
     result = run_experiment(
         ExperimentConfig(
             dataset=args.dataset,
             architecture=args.arch,
             profile=args.profile,
-            pretraining=args.pretraining or ("custom" if args.weights else "fixed"),
+            pretraining=pretraining,
             seed=args.seed,
             fold=args.fold,
             data_root=args.data_root,

@@ -8,7 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data.format import Case, DatasetFormatError, Splits, _read_json, image_path, write_case
+from benchmark.core.conventions import Geometry
+from benchmark.core.errors import InputErrors
+from benchmark.data.format import (
+    Case,
+    DatasetFormatError,
+    Splits,
+    _read_json,
+    image_path,
+    label_json_path,
+    read_image_header,
+    write_case,
+)
 from benchmark.datasets.spec import SplitSizes
 
 
@@ -80,6 +91,31 @@ class CaseJob:
     load: Callable[[], Case]
 
 
+def check_source_images(paths: Iterable[Path], limit: int = 20) -> list[Geometry]:
+    """Header and integrity check of every source image before anything is converted.
+
+    Reads headers only (see :func:`benchmark.data.format.read_image_header`); every missing, truncated or
+    unreadable file is one line of the :class:`InputErrors` raised, so a bad download fails before any
+    output is written. Returns the geometries in ``paths`` order.
+    """
+    problems: list[str] = []
+    geometries: list[Geometry] = []
+    for path in paths:
+        try:
+            geometries.append(read_image_header(path))
+        except DatasetFormatError as err:
+            problems.append(f"source file {err}")
+    if problems:
+        more = [f"... and {len(problems) - limit} more unreadable source file(s)"] if len(problems) > limit else []
+        raise InputErrors(problems[:limit] + more)
+    return geometries
+
+
+def case_written(out: Path, case_id: str, split: str) -> bool:
+    """A converted case is complete: its label JSON, written last by :func:`write_case`, exists."""
+    return image_path(out, case_id, 0, split).is_file() and label_json_path(out, case_id, split).is_file()
+
+
 def _run_job(job: CaseJob, out: Path) -> dict:
     case = job.load()
     write_case(out, case, job.split)
@@ -87,10 +123,13 @@ def _run_job(job: CaseJob, out: Path) -> dict:
 
 
 def write_cases(jobs: Iterable[CaseJob], out: Path, workers: int, overwrite: bool, desc: str) -> list[dict]:
-    """Write cases in parallel with a progress bar, skipping those already written unless ``overwrite``."""
+    """Write cases in parallel with a progress bar, skipping complete ones (see :func:`case_written`).
+
+    With ``overwrite`` every case is written again.
+    """
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
-    todo = [j for j in jobs if overwrite or not image_path(out, j.case_id, 0, j.split).is_file()]
+    todo = [j for j in jobs if overwrite or not case_written(out, j.case_id, j.split)]
     results = Parallel(n_jobs=workers, return_as="generator")(delayed(_run_job)(j, out) for j in todo)
     return list(tqdm(results, total=len(todo), desc=desc, unit="case"))

@@ -17,13 +17,14 @@ import numpy as np
 from benchmark.converters import CONVERTERS
 from benchmark.converters.common import (
     CaseJob,
+    check_source_images,
     instances_from_semantic,
     load_or_create_splits,
     seeded_split,
     write_cases,
 )
 from benchmark.core.conventions import Geometry
-from benchmark.data.format import Case, DatasetMeta, write_dataset_files
+from benchmark.data.format import Case, DatasetMeta, read_image, write_dataset_files
 from benchmark.datasets.d03_kits21 import SPEC
 
 SPLIT_SEED = 20251
@@ -34,8 +35,8 @@ SEGMENTATION = "aggregated_MAJ_seg.nii.gz"
 def _load(folder: Path) -> Case:
     import SimpleITK as sitk
 
-    img = sitk.ReadImage(str(folder / "imaging.nii.gz"))
-    semantic = sitk.GetArrayFromImage(sitk.ReadImage(str(folder / SEGMENTATION)))
+    img = read_image(folder / "imaging.nii.gz")
+    semantic = sitk.GetArrayFromImage(read_image(folder / SEGMENTATION))
     instances, classes = instances_from_semantic(semantic, CLASS_OF_LABEL)
     return Case(
         folder.name, sitk.GetArrayFromImage(img).astype(np.float32)[None], Geometry.from_sitk(img), instances, classes
@@ -52,6 +53,7 @@ def convert_kits21(source: str | Path, out: str | Path, workers: int = 1, overwr
     missing = [p.name for p in folders if not (p / SEGMENTATION).is_file()]
     if missing:
         raise FileNotFoundError(f"{root}: no {SEGMENTATION} for {missing[:5]}")
+    check_source_images([p / name for p in folders for name in ("imaging.nii.gz", SEGMENTATION)])
     splits = load_or_create_splits(out, lambda: seeded_split([p.name for p in folders], SPEC.splits, SPLIT_SEED))
     jobs = [CaseJob(p.name, splits.split_of(p.name), partial(_load, p)) for p in folders]
     write_cases(jobs, out, workers, overwrite, "convert KiTS21")

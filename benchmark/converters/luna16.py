@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 
 from benchmark.converters import CONVERTERS
+from benchmark.converters.common import case_written, check_source_images
 from benchmark.converters.spheres import rasterise_spheres
-from benchmark.core.conventions import Geometry
-from benchmark.data.format import Case, DatasetMeta, Splits, image_path, write_case, write_dataset_files
+from benchmark.core.conventions import Geometry, world_to_voxel
+from benchmark.core.errors import InputErrors
+from benchmark.data.format import Case, DatasetMeta, Splits, read_image, write_case, write_dataset_files
 
 NUM_SUBSETS = 10
 ANNOTATION_COLUMNS = ["seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"]
@@ -54,10 +56,30 @@ def find_scans(source: Path) -> dict[int, list[Path]]:
 
 
 def read_annotations(path: Path) -> pd.DataFrame:
-    df = pd.read_csv(path)
+    """An official LUNA16 findings CSV (``seriesuid,coordX,coordY,coordZ,diameter_mm``), checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing (the official LUNA16 {path.name})")
+    try:
+        df = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as err:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise ValueError(f"{path}: not a readable CSV ({str(err).strip().splitlines()[0]})") from None
     if list(df.columns) != ANNOTATION_COLUMNS:
         raise ValueError(f"{path}: expected columns {ANNOTATION_COLUMNS}, got {list(df.columns)}")
+    numeric = ANNOTATION_COLUMNS[1:]
+    bad = df[numeric].apply(pd.to_numeric, errors="coerce").isna().any(axis=1)
+    if bad.any():
+        raise ValueError(f"{path}: non-numeric coordinates or diameters on line(s) {(df.index[bad] + 2).tolist()[:5]}")
     return df
+
+
+def findings_outside(nodules: pd.DataFrame, geometry: Geometry) -> list[int]:
+    """Rows of ``nodules`` whose centre lies outside the scan (the conversion would have to drop them)."""
+    if nodules.empty:
+        return []
+    centres = world_to_voxel(nodules[["coordX", "coordY", "coordZ"]].to_numpy(dtype=np.float64), geometry)
+    outside = np.any(centres < 0, axis=1) | np.any(centres >= np.asarray(geometry.shape), axis=1)
+    return [int(i) for i in np.flatnonzero(outside)]
 
 
 def luna16_folds(subset_cases: dict[int, list[str]]) -> list[dict[str, list[str]]]:
@@ -73,7 +95,7 @@ def luna16_folds(subset_cases: dict[int, list[str]]) -> list[dict[str, list[str]
 def _convert_scan(mhd: Path, nodules: pd.DataFrame, out: Path, split: str) -> dict:
     import SimpleITK as sitk
 
-    img = sitk.ReadImage(str(mhd))
+    img = read_image(mhd)
     geometry = Geometry.from_sitk(img)
     image = sitk.GetArrayFromImage(img).astype(np.float32)[None]
     centres = nodules[["coordX", "coordY", "coordZ"]].to_numpy(dtype=np.float64)
@@ -96,6 +118,16 @@ def convert_luna16(
         raise ValueError(f"fold must be in 0..{NUM_SUBSETS - 1}, got {fold}")
     subsets = find_scans(source)
     annotations = read_annotations(source / "annotations.csv")
+    if (source / "annotations_excluded.csv").is_file():
+        read_annotations(source / "annotations_excluded.csv")
+    scans = [mhd for paths in subsets.values() for mhd in paths]
+    problems = [
+        f"{mhd}: finding(s) {rows} of annotations.csv lie outside the scan"
+        for mhd, geometry in zip(scans, check_source_images(scans), strict=True)
+        if (rows := findings_outside(annotations[annotations.seriesuid == mhd.stem], geometry))
+    ]
+    if problems:
+        raise InputErrors(problems[:20])
     subset_cases = {k: [case_id_from_uid(p.stem) for p in paths] for k, paths in subsets.items()}
     folds = luna16_folds(subset_cases)
     splits = Splits(train=folds[fold]["train"], val=folds[fold]["val"], test=folds[fold]["test"], folds=folds)
@@ -105,7 +137,7 @@ def convert_luna16(
     for paths in subsets.values():
         for mhd in paths:
             cid = case_id_from_uid(mhd.stem)
-            if overwrite or not image_path(out, cid, 0, split_of[cid]).is_file():
+            if overwrite or not case_written(out, cid, split_of[cid]):
                 jobs.append((mhd, annotations[annotations.seriesuid == mhd.stem], split_of[cid]))
     results: Iterable[dict] = Parallel(n_jobs=workers, return_as="generator")(
         delayed(_convert_scan)(mhd, nod, out, split) for mhd, nod, split in jobs

@@ -16,13 +16,14 @@ import numpy as np
 from benchmark.converters import CONVERTERS
 from benchmark.converters.common import (
     CaseJob,
+    check_source_images,
     instances_from_semantic,
     load_or_create_splits,
     seeded_split,
     write_cases,
 )
 from benchmark.core.conventions import Geometry
-from benchmark.data.format import Case, DatasetMeta, write_dataset_files
+from benchmark.data.format import Case, DatasetMeta, read_image, write_dataset_files
 from benchmark.datasets.d01_msd_pancreas import SPEC
 
 SPLIT_SEED = 20250
@@ -32,8 +33,8 @@ TUMOUR_LABEL = 2
 def _load(image: Path, label: Path, case_id: str) -> Case:
     import SimpleITK as sitk
 
-    img = sitk.ReadImage(str(image))
-    semantic = sitk.GetArrayFromImage(sitk.ReadImage(str(label)))
+    img = read_image(image)
+    semantic = sitk.GetArrayFromImage(read_image(label))
     instances, classes = instances_from_semantic(semantic, {TUMOUR_LABEL: 0})
     array = sitk.GetArrayFromImage(img).astype(np.float32)[None]
     return Case(case_id, array, Geometry.from_sitk(img), instances, classes)
@@ -49,6 +50,7 @@ def convert_msd_pancreas(source: str | Path, out: str | Path, workers: int = 1, 
     missing = [c for c in cases if not (source / "labelsTr" / f"{c}.nii.gz").is_file()]
     if missing:
         raise FileNotFoundError(f"{source}/labelsTr: no label for {missing[:5]}")
+    check_source_images([p for c, path in cases.items() for p in (path, source / "labelsTr" / f"{c}.nii.gz")])
     splits = load_or_create_splits(out, lambda: seeded_split(list(cases), SPEC.splits, SPLIT_SEED))
     jobs = [
         CaseJob(cid, splits.split_of(cid), partial(_load, path, source / "labelsTr" / f"{cid}.nii.gz", cid))

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark.converters import CONVERTERS
-from benchmark.converters.common import CaseJob, load_or_create_splits, seeded_split, write_cases
+from benchmark.converters.common import CaseJob, check_source_images, load_or_create_splits, seeded_split, write_cases
 from benchmark.core.conventions import Geometry
-from benchmark.data.format import Case, DatasetMeta, Splits, write_dataset_files
+from benchmark.data.format import Case, DatasetMeta, Splits, read_image, write_dataset_files
 from benchmark.datasets.d02_ribfrac import SPEC
 from benchmark.datasets.spec import SplitSizes
 
@@ -31,8 +31,8 @@ IGNORE_CODE = -1
 def _load(image: Path, label: Path, case_id: str, codes: dict[int, int]) -> Case:
     import SimpleITK as sitk
 
-    img = sitk.ReadImage(str(image))
-    inst = sitk.GetArrayFromImage(sitk.ReadImage(str(label))).astype(np.int32)
+    img = read_image(image)
+    inst = sitk.GetArrayFromImage(read_image(label)).astype(np.int32)
     ignored = [i for i, code in codes.items() if code == IGNORE_CODE]
     if ignored:
         inst[np.isin(inst, ignored)] = 0
@@ -44,6 +44,20 @@ def _load(image: Path, label: Path, case_id: str, codes: dict[int, int]) -> Case
         inst,
         {i: 0 for i in present},
     )
+
+
+def _read_info(path: Path) -> pd.DataFrame:
+    """One ``ribfrac-*-info.csv`` (``public_id,label_id,label_code``), checked."""
+    try:
+        info = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({str(err).strip().splitlines()[0]})") from None
+    missing = sorted({"public_id", "label_id", "label_code"} - set(info.columns))
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing} (expected public_id,label_id,label_code)")
+    if info[["label_id", "label_code"]].apply(pd.to_numeric, errors="coerce").isna().any(axis=None):
+        raise ValueError(f"{path}: label_id and label_code must be integers")
+    return info
 
 
 def _official_part(image: Path) -> str:
@@ -60,7 +74,8 @@ def convert_ribfrac(source: str | Path, out: str | Path, workers: int = 1, overw
     missing = sorted(set(images) - set(labels))
     if missing:
         raise FileNotFoundError(f"{source}: no RibFracN-label.nii.gz for {missing[:5]}")
-    infos = [pd.read_csv(p) for p in sorted(source.rglob("*info*.csv"))]
+    check_source_images([p for c in images for p in (images[c], labels[c])])
+    infos = [_read_info(p) for p in sorted(source.rglob("*info*.csv"))]
     info = pd.concat(infos) if infos else pd.DataFrame(columns=["public_id", "label_id", "label_code"])
     codes = {
         cid: dict(zip(g.label_id.astype(int), g.label_code.astype(int), strict=True))

@@ -8,4 +8,5 @@ without importing torch). Its modules:
 - :mod:`benchmark.core.conventions`: array, box and coordinate conventions, written once.
 - :mod:`benchmark.core.boxes`: vectorised 3D box volume, IoU and GIoU (numpy or torch).
 - :mod:`benchmark.core.atomic`: atomic file writes (unique temporary file, fsync, ``os.replace``).
+- :mod:`benchmark.core.errors`: :class:`~benchmark.core.errors.InputErrors`, several one-line user errors at once.
 """

@@ -15,6 +15,7 @@ Arrays follow :mod:`benchmark.core.conventions` (``(z, y, x)``; images ``(C, z, 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 
 from benchmark.core.atomic import atomic_write_json
 from benchmark.core.conventions import Geometry, boxes_from_instances
+from benchmark.data.integrity import image_file_problem
 
 FORMAT_VERSION = 1
 FILE_ENDING = ".nii.gz"
@@ -38,9 +40,15 @@ class DatasetFormatError(ValueError):
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DatasetFormatError(f"{path}: file is missing") from None
+    except IsADirectoryError:
+        raise DatasetFormatError(f"{path}: is a folder, expected a JSON file") from None
+    except PermissionError:
+        raise DatasetFormatError(f"{path}: permission denied") from None
+    except UnicodeDecodeError:
+        raise DatasetFormatError(f"{path}: not a UTF-8 text file (expected JSON)") from None
     except json.JSONDecodeError as err:
         raise DatasetFormatError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
 
@@ -112,6 +120,8 @@ class DatasetMeta:
         fv = obj.get("format_version", FORMAT_VERSION)
         if fv != FORMAT_VERSION:
             raise DatasetFormatError(f"{source}: format_version {fv} is not supported (expected {FORMAT_VERSION})")
+        if not isinstance(obj.get("provenance", {}), dict):
+            raise DatasetFormatError(f"{source}: 'provenance' must be an object")
         return cls(
             name=str(obj["name"]),
             dataset_id=str(obj.get("dataset_id", obj["name"])),
@@ -144,7 +154,7 @@ class Splits:
         seen: dict[str, str] = {}
         for name in SPLIT_NAMES:
             ids = getattr(self, name)
-            dup = sorted({i for i in ids if ids.count(i) > 1})
+            dup = sorted(i for i, n in Counter(ids).items() if n > 1)
             if dup:
                 out.append(f"split '{name}' lists case(s) more than once: {dup[:5]}")
             for i in ids:
@@ -270,27 +280,92 @@ def label_json_path(root: Path, case_id: str, split: str) -> Path:
     return Path(root) / f"labels{_subset_dir(split)}" / f"{case_id}.json"
 
 
-def read_nifti(path: Path):  # noqa: ANN201 - returns SimpleITK.Image
-    """Read one image with SimpleITK, turning its errors into :class:`DatasetFormatError`."""
+def read_image(path: str | Path):  # noqa: ANN201 - returns SimpleITK.Image
+    """Read one image with SimpleITK (any format it reads), after the integrity check.
+
+    Missing, truncated and corrupt files raise a one-line :class:`DatasetFormatError` naming the file (see
+    :mod:`benchmark.data.integrity`: ITK itself reads a truncated file as zeros without an error).
+    """
     import SimpleITK as sitk
 
     path = Path(path)
-    if not path.is_file():
-        raise DatasetFormatError(f"{path}: file is missing")
+    problem = image_file_problem(path)
+    if problem:
+        raise DatasetFormatError(f"{path}: {problem}")
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[-1] if str(err).strip() else "unreadable"
-        raise DatasetFormatError(f"{path}: unreadable or corrupt image ({first})") from None
+        raise DatasetFormatError(f"{path}: unreadable or corrupt image ({sitk_error_line(err)})") from None
+
+
+def read_nifti(path: str | Path):  # noqa: ANN201 - returns SimpleITK.Image
+    """Read one image of a prepared dataset (see :func:`read_image`)."""
+    return read_image(path)
+
+
+def read_image_header(path: str | Path) -> Geometry:
+    """Geometry of an image from its header only, after the integrity check (no voxel data is decoded)."""
+    import SimpleITK as sitk
+
+    path = Path(path)
+    problem = image_file_problem(path)
+    if problem:
+        raise DatasetFormatError(f"{path}: {problem}")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as err:
+        raise DatasetFormatError(f"{path}: unreadable or corrupt image ({sitk_error_line(err)})") from None
+    if reader.GetDimension() != 3:
+        raise DatasetFormatError(f"{path}: expected a 3-D image, got {reader.GetDimension()}-D")
+    size = reader.GetSize()
+    return Geometry(
+        shape=(int(size[2]), int(size[1]), int(size[0])),
+        spacing_xyz=tuple(float(v) for v in reader.GetSpacing()),  # type: ignore[arg-type]
+        origin_xyz=tuple(float(v) for v in reader.GetOrigin()),  # type: ignore[arg-type]
+        direction=tuple(float(v) for v in reader.GetDirection()),
+    )
+
+
+def sitk_error_line(err: BaseException) -> str:
+    """The informative last line of a SimpleITK exception (its message starts with C++ source locations)."""
+    lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
+    if not lines:
+        return "unreadable"
+    line = lines[-1]
+    for prefix in ("sitk::ERROR: ", "ITK ERROR: "):
+        if line.startswith(prefix):
+            line = line[len(prefix) :]
+    return line
 
 
 def write_nifti(path: Path, array: np.ndarray, geometry: Geometry) -> None:
+    """Write an image atomically: SimpleITK writes a temporary file next to ``path``, which then replaces it.
+
+    An interrupted write never leaves a half file under the final name (resumable writers test for it).
+    """
+    import os
+    import uuid
+
     import SimpleITK as sitk
 
     img = sitk.GetImageFromArray(array)
     geometry.apply_to_sitk(img)
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(img, str(path), useCompression=True)
+    stem = path.name[: -len(FILE_ENDING)] if path.name.endswith(FILE_ENDING) else path.stem
+    suffix = FILE_ENDING if path.name.endswith(FILE_ENDING) else path.suffix
+    tmp = path.with_name(f".{stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}")  # the suffix picks the file format
+    try:
+        sitk.WriteImage(img, str(tmp), useCompression=True)
+        os.replace(tmp, path)
+    except RuntimeError as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"{path}: cannot be written ({sitk_error_line(err)})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_instance_classes(path: Path) -> dict[int, int]:
@@ -340,6 +415,13 @@ class PreparedDataset:
             raise DatasetFormatError(f"{self.root}: not a directory (expected a prepared dataset)")
         self.meta = DatasetMeta.from_json(_read_json(self.root / "dataset.json"), str(self.root / "dataset.json"))
         self.splits = Splits.from_json(_read_json(self.root / "splits.json"), str(self.root / "splits.json"))
+        problems = self.splits.problems()  # overlapping splits would leak test cases into training
+        if problems:
+            raise DatasetFormatError(
+                f"{self.root / 'splits.json'}: " + "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+                + ". Fix splits.json: every case in exactly one split, train and test not empty "
+                "(`benchmark validate-dataset` lists every problem)"
+            )
 
     def case_ids(self, split: str | None = None) -> list[str]:
         return self.splits.all_ids() if split is None else self.splits.get(split)

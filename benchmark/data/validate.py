@@ -8,6 +8,7 @@ and every listed instance has voxels; box-only datasets store box-shaped instanc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,14 +20,17 @@ from benchmark.data.format import (
     SPLIT_NAMES,
     DatasetFormatError,
     DatasetMeta,
+    PreparedDataset,
     Splits,
     _read_json,
     image_path,
     label_json_path,
     label_path,
+    read_image_header,
     read_instance_classes,
     read_nifti,
 )
+from benchmark.data.integrity import gzip_stream_problem
 
 DATASET_LEVEL = "(dataset)"
 _NIFTI1_FLOAT_TYPES = {16: np.float32, 64: np.float64}
@@ -38,8 +42,18 @@ def count_nonfinite_nifti(path: Path) -> int | None:
     ITK's NIfTI reader replaces NaN/inf by 0 when reading, so the raw bytes must be checked directly.
     """
     import gzip
+    import zlib
 
     opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        return _count_nonfinite(opener, path)
+    except EOFError:
+        raise DatasetFormatError(f"{path}: truncated file (the gzip stream ends early)") from None
+    except (OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise DatasetFormatError(f"{path}: unreadable or corrupt image (bad gzip data: {err})") from None
+
+
+def _count_nonfinite(opener, path: Path) -> int | None:  # noqa: ANN001 - open or gzip.open
     with opener(path, "rb") as fh:
         header = fh.read(348)
         if len(header) < 348:
@@ -154,7 +168,15 @@ def validate_case(root: Path, case_id: str, split: str, meta: DatasetMeta, requi
             geometry = g
         elif not g.same_as(geometry):
             problems.append(Problem(case_id, f"channel {c} geometry {g.to_dict()} differs from channel 0"))
-        n = count_nonfinite_nifti(path)
+        try:
+            n = count_nonfinite_nifti(path)
+            if n is None and path.name.endswith(".gz"):  # not decompressed above: check the whole stream (CRC)
+                _, stream = gzip_stream_problem(path)
+                if stream:
+                    raise DatasetFormatError(f"{path}: {stream}")
+        except DatasetFormatError as err:
+            problems.append(Problem(case_id, str(err)))
+            continue
         if n is None:
             arr = sitk.GetArrayViewFromImage(img)
             n = int(np.count_nonzero(~np.isfinite(arr))) if np.issubdtype(arr.dtype, np.floating) else 0
@@ -171,8 +193,13 @@ def validate_case(root: Path, case_id: str, split: str, meta: DatasetMeta, requi
         return problems
     try:
         label_img = read_nifti(lpath)
+        _, stream = gzip_stream_problem(lpath) if lpath.name.endswith(".gz") else (0, None)
+        if stream:
+            raise DatasetFormatError(f"{lpath}: {stream}")
     except DatasetFormatError as err:
         return problems + [Problem(case_id, str(err))]
+    if label_img.GetDimension() != 3 or label_img.GetNumberOfComponentsPerPixel() != 1:
+        return problems + [Problem(case_id, f"{lpath.name}: expected a 3-D scalar label map")]
     lg = Geometry.from_sitk(label_img)
     if geometry is not None and not lg.same_as(geometry):
         diffs = [
@@ -192,6 +219,48 @@ def validate_case(root: Path, case_id: str, split: str, meta: DatasetMeta, requi
         return problems + [Problem(case_id, str(err))]
     label = sitk.GetArrayViewFromImage(label_img)
     problems += _check_instances(case_id, np.asarray(label), classes, meta)
+    return problems
+
+
+def check_case_files(
+    dataset: PreparedDataset, case_ids: Iterable[str] | None = None, require_labels: bool = False
+) -> list[Problem]:
+    """Fast check of the files of ``case_ids`` (default: every case) before a command reads them in bulk.
+
+    Every channel (and the label map, when present or ``require_labels``) exists, is intact by its header
+    and size (not truncated: :mod:`benchmark.data.integrity`), is 3-D and shares one geometry; the label JSON
+    parses. Reads headers only; :func:`validate_dataset` is the full check (voxel values, instances).
+    """
+    problems: list[Problem] = []
+    root, meta = dataset.root, dataset.meta
+    for cid in dataset.case_ids() if case_ids is None else case_ids:
+        try:
+            split = dataset.splits.split_of(cid)
+        except DatasetFormatError as err:
+            problems.append(Problem(cid, str(err)))
+            continue
+        geometry = None
+        for c in range(meta.num_channels):
+            try:
+                g = read_image_header(image_path(root, cid, c, split))
+            except DatasetFormatError as err:
+                problems.append(Problem(cid, str(err)))
+                continue
+            if geometry is None:
+                geometry = g
+            elif not g.same_as(geometry):
+                problems.append(Problem(cid, f"channel {c} geometry {g.to_dict()} differs from channel 0"))
+        lpath = label_path(root, cid, split)
+        if not lpath.is_file() and not require_labels:
+            continue
+        try:
+            g = read_image_header(lpath)
+            read_instance_classes(label_json_path(root, cid, split))
+        except DatasetFormatError as err:
+            problems.append(Problem(cid, str(err)))
+            continue
+        if geometry is not None and not g.same_as(geometry):
+            problems.append(Problem(cid, "label/image geometry mismatch (`benchmark validate-dataset` says how)"))
     return problems
 
 

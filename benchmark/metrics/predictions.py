@@ -306,9 +306,11 @@ def load_predictions(
     if not path.is_file():
         raise FileNotFoundError(f"prediction file not found: {path}")
     try:
-        obj = json.loads(path.read_text())  # NaN/Infinity parse, so validation can name the case
+        obj = json.loads(path.read_text(encoding="utf-8"))  # NaN/Infinity parse, so validation can name the case
     except json.JSONDecodeError as err:
         raise PredictionFormatError(f"{path}: not valid JSON ({err})") from None
+    except UnicodeDecodeError:
+        raise PredictionFormatError(f"{path}: not a UTF-8 text file (expected prediction JSON)") from None
     return parse_predictions(obj, case_ids, num_classes, allow_missing, source=str(path))
 
 

@@ -135,6 +135,11 @@ def twin_splits(twin: TwinConfig, plans: Sequence[CasePlan]) -> Splits:
     )
 
 
+def planned_splits(twin: TwinConfig, scale: ScaleConfig | str, seed: int = 0) -> Splits:
+    """The splits (and folds) a twin will have, without generating it (for checking ``--fold`` up front)."""
+    return twin_splits(twin, plan_twin(twin, scale, seed))
+
+
 def twin_provenance(twin: TwinConfig, scale: ScaleConfig, seed: int) -> dict:
     """Everything needed to regenerate the twin: generator version, seed, scale, knobs, mirrored dataset."""
     geo = nominal_geometry(twin, scale)
@@ -307,23 +312,25 @@ def _comparable(obj: dict) -> dict:
     return json.loads(json.dumps(obj))
 
 
-def _prepare_root(root: Path, provenance: dict, meta_file: str, overwrite: bool) -> None:
-    """Refuse to mix runs: an existing folder must hold the same generator run, or be cleared by overwrite."""
+def check_root(root: Path, provenance: dict, meta_file: str, overwrite: bool) -> None:
+    """Refuse to mix runs: an existing folder must hold the same generator run (or ``overwrite`` replaces it).
+
+    Reads only; :func:`generate_suite` checks every output folder this way before it writes anything.
+    """
     meta_path = root / meta_file
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"{root} is a file; choose another --out")
     if root.exists() and any(root.iterdir()):
         existing = None
         if meta_path.is_file():
             try:
                 existing = json.loads(meta_path.read_text()).get("provenance")
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
                 existing = None
         ours = isinstance(existing, dict) and existing.get("generator") == GENERATOR_NAME
         if not ours:
             raise ValueError(f"{root} exists and was not written by the synthetic generator; choose another --out")
-        if overwrite:
-            for name in (*_CASE_DIRS, SCRATCH_DIR):
-                shutil.rmtree(root / name, ignore_errors=True)
-        elif existing != _comparable(provenance):
+        if not overwrite and existing != _comparable(provenance):
             diff = sorted(
                 k for k in set(existing) | set(provenance) if existing.get(k) != _comparable(provenance).get(k)
             )
@@ -331,6 +338,14 @@ def _prepare_root(root: Path, provenance: dict, meta_file: str, overwrite: bool)
                 f"{root} holds a different synthetic run (differs in: {', '.join(diff)}); "
                 "pass --overwrite to replace it or choose another --out"
             )
+
+
+def _prepare_root(root: Path, provenance: dict, meta_file: str, overwrite: bool) -> None:
+    """:func:`check_root`, then clear the case folders when ``overwrite``, and create ``root``."""
+    check_root(root, provenance, meta_file, overwrite)
+    if overwrite and root.is_dir():
+        for name in (*_CASE_DIRS, SCRATCH_DIR):
+            shutil.rmtree(root / name, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
 
 
@@ -365,6 +380,32 @@ def _cleanup(roots: Iterable[Path]) -> None:
         shutil.rmtree(root / SCRATCH_DIR, ignore_errors=True)
 
 
+def output_problems(
+    twins: Sequence[TwinConfig],
+    out_dir: str | Path,
+    scale: str | ScaleConfig,
+    seed: int,
+    overwrite: bool,
+    corpus: bool = False,
+    corpus_cases: int | None = None,
+) -> list[str]:
+    """Why the twins (and the corpus when ``corpus``) cannot be written into ``out_dir``; reads only."""
+    scale = get_scale(scale)
+    problems = []
+    for twin in twins:
+        try:
+            check_root(Path(out_dir) / twin.dir_name, twin_provenance(twin, scale, seed), "dataset.json", overwrite)
+        except ValueError as err:
+            problems.append(str(err))
+    if corpus:
+        try:
+            n = len(plan_corpus(scale, seed, corpus_cases))
+            check_root(Path(out_dir) / CORPUS_DIR, corpus_provenance(scale, seed, n), CORPUS_FILE, overwrite)
+        except ValueError as err:
+            problems.append(str(err))
+    return problems
+
+
 def generate_twin(
     twin_id: str | TwinConfig,
     out_dir: str | Path,
@@ -397,6 +438,9 @@ def generate_suite(
         twins = resolve_twins(suite)
     else:
         twins = [t if isinstance(t, TwinConfig) else get_twin(t) for t in suite]
+    problems = output_problems(twins, out_dir, scale, seed, overwrite, corpus=corpus)
+    if problems:  # every folder is checked before anything is written
+        raise ValueError("; ".join(problems))
     roots, jobs = [], []
     for twin in twins:
         root, twin_jobs = _twin_jobs(twin, Path(out_dir), scale, seed, overwrite)
@@ -434,20 +478,25 @@ def plan_corpus(scale: ScaleConfig | str, seed: int, cases: int | None = None) -
     return out
 
 
-def _corpus_jobs(out_dir: Path, scale: ScaleConfig, seed: int, overwrite: bool, cases: int | None):  # noqa: ANN202
-    root = Path(out_dir) / CORPUS_DIR
-    plans = plan_corpus(scale, seed, cases)
-    provenance = {
+def corpus_provenance(scale: ScaleConfig, seed: int, cases: int) -> dict:
+    """Everything needed to regenerate the corpus (stored in ``corpus.json``; compared on resume)."""
+    return {
         "generator": GENERATOR_NAME,
         "generator_version": GENERATOR_VERSION,
         "kind": CORPUS_KIND,
         "seed": int(seed),
         "scale": scale.name,
         "scale_config": asdict(scale),
-        "cases": len(plans),
+        "cases": int(cases),
         "sources": list(CORPUS_SOURCES),
         "note": "Unlabelled CT volumes from the scenes of the CT twins (objects present, never labelled).",
     }
+
+
+def _corpus_jobs(out_dir: Path, scale: ScaleConfig, seed: int, overwrite: bool, cases: int | None):  # noqa: ANN202
+    root = Path(out_dir) / CORPUS_DIR
+    plans = plan_corpus(scale, seed, cases)
+    provenance = corpus_provenance(scale, seed, len(plans))
     _prepare_root(root, provenance, CORPUS_FILE, overwrite)
     corpus = {
         "kind": CORPUS_KIND,

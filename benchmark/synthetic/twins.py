@@ -46,11 +46,7 @@ def resolve_twins(suite_or_ids: str | list[str] | tuple[str, ...]) -> list[TwinC
     """Twins of a suite (``dev``, ``test``, ``all``) or of comma-separated ids (``S06,D01``)."""
     from benchmark.datasets import resolve_suite
 
-    try:
-        specs = resolve_suite(suite_or_ids)
-    except ValueError as err:
-        raise ValueError(f"{err} Twin ids S01-S08 stand for D01-D08: {', '.join(TWINS.names())}.") from None
-    return [get_twin(spec.twin_id) for spec in specs]
+    return [get_twin(spec.twin_id) for spec in resolve_suite(suite_or_ids)]  # its errors list the twin ids
 
 
 def _rotation_x(degrees: float) -> tuple[float, ...]:

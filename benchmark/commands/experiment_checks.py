@@ -1,0 +1,163 @@
+"""Up-front checks of ``benchmark train`` and ``benchmark run``: everything before any twin, preprocessing or step.
+
+Names go through their registries (architecture, profile, pre-training, dataset or suite, with "did you mean");
+numbers are in range; ``--fold`` is checked against the prepared dataset's splits or, for a twin that does not
+exist yet, against the splits the generator will write (planned, not generated); a prepared dataset's files
+are checked by their headers; the data, run and store folders must be writable; ``--device cuda`` needs a
+CUDA device. Every problem is one line in a :class:`~benchmark.commands.checks.Checks`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.commands.checks import Checks
+
+
+def check_training(
+    checks: Checks,
+    architectures: list[str],
+    pretrainings: list[str],
+    profile: str,
+    seed: int,
+    workers: int,
+    device: str,
+    arch_flag: str = "--arch",
+    pretraining_flag: str = "--pretraining",
+    weights: str | None = None,
+    stem: str | None = None,
+    takes_weights: bool = False,
+) -> None:
+    """Architectures, pre-training settings, profile, seed, workers, the device, and ``--weights``/``--stem``.
+
+    ``takes_weights`` is true for ``benchmark train``, which accepts ``--weights``; the suite runner does not yet.
+    """
+    from benchmark.training.profiles import PROFILES
+    from models.registry import ARCHITECTURES
+    from pretraining.registry import PRETRAINING
+
+    if not architectures:
+        checks.add(f"{arch_flag}: give at least one architecture (e.g. retina_unet)")
+    for name in architectures:
+        checks.lookup(ARCHITECTURES.get, name, arch_flag)
+    if not pretrainings:
+        checks.add(f"{pretraining_flag}: give at least one pre-training setting (e.g. fixed)")
+    for name in pretrainings:
+        setting = checks.lookup(PRETRAINING.get, name, pretraining_flag)
+        if setting is None:
+            continue
+        if setting.weights is None and weights is not None:
+            checks.add(
+                f"{pretraining_flag} {name}: trains from random weights and cannot take --weights; use "
+                f"{pretraining_flag} custom (the default with --weights)"
+            )
+        elif setting.weights is not None and weights is None:
+            hint = "pass the checkpoint with --weights FILE" if takes_weights else "use benchmark train --weights"
+            checks.add(f"{pretraining_flag} {name}: needs pre-trained weights, which this command cannot make: {hint}")
+    if weights is not None:
+        from pretraining.weights import resolve_weights
+
+        try:
+            resolve_weights(weights)
+        except (FileNotFoundError, ValueError) as err:
+            checks.add(f"--weights: {err}")
+    if stem is not None and stem not in ("random", "replicate") and not (stem.startswith("transfer:") and stem[9:]):
+        checks.add(f"--stem {stem!r}: use random, replicate or transfer:NAME")
+    checks.lookup(PROFILES.get, profile, "--profile")
+    checks.at_least(seed, "--seed", 0)
+    checks.at_least(workers, "--workers")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            checks.add("--device cuda: no CUDA device is available; use --device cpu or auto")
+
+
+def check_dataset(
+    checks: Checks, dataset: str, data_root: Path | None, profile: str, fold: int | None, flag: str = "--dataset"
+) -> Path | None:
+    """A prepared folder, a twin id or a converted dataset id; ``fold`` among its folds. Returns the folder if any.
+
+    A twin that does not exist yet is not generated: its planned splits are checked, and its output folder
+    (``DATA_ROOT/synthetic/<scale>/``) must be creatable and not hold another generator run.
+    """
+    from benchmark.data.format import DatasetFormatError
+    from benchmark.experiment import scale_of_profile
+
+    checks.at_least(fold, "--fold", 0)
+    path = Path(dataset)
+    if (path / "dataset.json").is_file():
+        checks.prepared_dataset(path, fold, require_labels=True)
+        return path
+    if path.is_dir() or "/" in dataset or "\\" in dataset:
+        what = "a folder without dataset.json" if path.is_dir() else "not found"
+        checks.add(f"{flag} {dataset}: {what} (expected a prepared dataset folder, a twin id like S06 or an id)")
+        return None
+    from benchmark.datasets import get_dataset
+
+    spec = checks.lookup(get_dataset, dataset, flag)
+    if spec is None or data_root is None:
+        return None
+    if not dataset.strip().upper().startswith("S"):
+        prepared = data_root / "prepared" / spec.id
+        if not (prepared / "dataset.json").is_file():
+            alternative = ", or pass the prepared folder" if flag == "--dataset" else ""
+            checks.add(
+                f"{flag} {dataset}: {spec.id} ({spec.name}) is not prepared under {prepared}: download it and run "
+                f"`benchmark convert {spec.id} --source DOWNLOAD --out {prepared}`{alternative}"
+            )
+            return None
+        checks.prepared_dataset(prepared, fold, require_labels=True)
+        return prepared
+
+    from benchmark.synthetic.generate import case_complete, output_problems, planned_splits
+    from benchmark.synthetic.twins import get_twin
+
+    twin = get_twin(spec.twin_id)
+    scale = scale_of_profile(profile)
+    root = data_root / "synthetic" / scale / twin.dir_name
+    if checks.output_dir(root, f"{flag} {dataset}: the twin folder") is None:
+        return None
+    problems = output_problems([twin], root.parent, scale, 0, False)
+    for problem in problems:
+        checks.add(problem)
+    if fold is not None:
+        try:
+            planned_splits(twin, scale).fold(fold)
+        except DatasetFormatError as err:
+            checks.add(f"--fold {fold}: {str(err).replace('splits.json', f'twin {twin.twin_id}')}")
+    if not problems and (root / "dataset.json").is_file():  # generated before (maybe partly): check its cases
+        from benchmark.data.format import PreparedDataset
+        from benchmark.data.validate import check_case_files
+
+        try:
+            prepared = PreparedDataset(root)
+        except DatasetFormatError as err:
+            checks.add(str(err))
+            return None
+        done = [
+            c
+            for s in ("train", "val", "test", "external_test")
+            for c in prepared.case_ids(s)
+            if case_complete(root, c, s, prepared.meta.num_channels)
+        ]
+        for problem in check_case_files(prepared, done, require_labels=True)[:20]:
+            checks.add(str(problem))
+    return root
+
+
+def check_store(checks: Checks, store: str | Path, flag: str = "--store") -> None:
+    """A results store folder: writable (or creatable), and an existing one of this layout version."""
+    p = checks.output_dir(store, flag)
+    if p is None:
+        return
+    from analysis.store import RUNS_DIR, STORE_FILE
+    from analysis.store import check_store as store_problem
+
+    try:
+        store_problem(p)
+    except (ValueError, OSError) as err:
+        checks.add(f"{flag} {p}: {err}")
+        return
+    if p.is_dir() and not (p / STORE_FILE).exists() and any(x.name != RUNS_DIR for x in p.iterdir()):
+        checks.add(f"{flag} {p}: a non-empty folder that is not a results store; choose a new folder or a store")
