@@ -21,6 +21,7 @@ from analysis import ranking
 from analysis.bootstrap import METRICS, BootstrapResult, bootstrap_store
 from analysis.contents import StoreContents, describe_store
 from analysis.reported_results import reported_provenance
+from analysis.seeds import seed_spread
 from analysis.store import ModelKey, ResultsStore, open_store
 from analysis.tables import (
     comparable_datasets,
@@ -56,6 +57,8 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     contents: StoreContents | None = None  # what the store holds, from the runs' result.json (None: not read)
     comparison_note: str = ""
+    seed_spread: pd.DataFrame | None = None  # value, bootstrap interval and seed-to-seed spread (analysis.seeds)
+    training_seeds: list[int] = field(default_factory=list)  # every training seed of the selection
 
     @property
     def compared_datasets(self) -> dict[str, str]:
@@ -119,6 +122,13 @@ def analyze(
     boot = bootstrap_store(store, n_replicates, seed, metrics, models=kept)
     result = summarize(boot, baseline, store=Path(store.root), dropped=dropped, contents=contents)
     result.timings["bootstrap_s"] = time.perf_counter() - t0 - result.timings["rankings_tables_s"]
+    kept_set = set(kept)
+    seed_runs = store.seed_runs
+    if seed_runs is not None:
+        pairs = zip(seed_runs["architecture"], seed_runs["pretraining"], strict=True)
+        seed_runs = seed_runs[[m in kept_set for m in pairs]]
+    result.seed_spread = seed_spread(seed_runs, result.full, result.replicates)
+    result.training_seeds = list(store.selection.get("all_seeds") or store.selection.get("seeds") or [])
     return result
 
 
@@ -214,6 +224,11 @@ def write_analysis(
     csv(result.deltas, "baseline_deltas.csv")
     csv(result.stability, "ranking_stability.csv.gz", compression=fast_gzip)
     csv(result.stability_summary, "ranking_stability_summary.csv")
+    if result.seed_spread is not None:
+        csv(result.seed_spread, "seed_spread.csv")
+        path = out / "tables" / "seed_spread.md"
+        atomic_write_text(path, seed_spread_markdown(result.seed_spread, result.training_seeds))
+        written.append(path)
     if result.comparison is not None:
         csv(result.comparison, "comparison_with_reported.csv")
     else:  # a comparison left by an earlier analysis into this folder would contradict this one
@@ -364,6 +379,7 @@ def _summary(result: Analysis, files: list[str]) -> dict[str, Any]:
         "seed": result.bootstrap.seed,
         "tie_rule": ranking.TIE_RULE,
         "recall_rule": result.bootstrap.recall_rule,
+        "training_seeds": result.training_seeds,
         "baseline": result.baseline,
         "datasets": sorted(result.full["dataset"].unique()),
         "n_test_images": _n_test_images(result),
@@ -396,3 +412,28 @@ def run_analysis(
     result = analyze(opened, n_replicates=n_replicates, seed=seed, baseline=baseline)
     out = Path(out_dir) if out_dir is not None else opened.analysis_dir
     return result, write_analysis(result, out, figures=figures)
+
+
+def seed_spread_markdown(spread: pd.DataFrame, seeds: Sequence[int]) -> str:
+    """The noise-floor table: value and 95% bootstrap interval beside the spread over training seeds (in %)."""
+    lines = [
+        f"Seed-to-seed spread over the training seeds {', '.join(map(str, seeds)) or 'of the store'} beside the "
+        "95% bootstrap interval of the ranked run (values in %). A difference between models smaller than the "
+        "seed spread is training noise, not an effect.",
+        "",
+        "| dataset | architecture | pretraining | metric | value | bootstrap 95% | seeds | seed mean | seed sd | "
+        "seed range |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def pct(v: float) -> str:
+        return "n/a" if v != v else f"{100 * v:.1f}"
+
+    for r in spread.itertuples(index=False):
+        n = 0 if r.n_seeds != r.n_seeds else int(r.n_seeds)
+        lines.append(
+            f"| {r.dataset} | {r.architecture} | {r.pretraining} | {r.metric} | {pct(r.value)} | "
+            f"{pct(r.boot_ci_low)}-{pct(r.boot_ci_high)} | {n} | {pct(r.seed_mean)} | {pct(r.seed_sd)} | "
+            f"{pct(r.seed_min)}-{pct(r.seed_max)} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -296,14 +296,25 @@ def _select(
             f"{root} holds runs of the profiles {', '.join(profiles)}, which are not comparable: choose one "
             "(benchmark analyze --profile P)"
         )
-    if seed is not None:
-        if seed not in set(runs["seed"]):
-            raise ValueError(f"{root} holds no runs of seed {seed}; seeds there: {sorted(set(runs['seed']))}")
-        runs = runs[runs["seed"] == seed]
     if variant is not None:
         runs = runs[runs["variant"] == variant]
         if runs.empty:
             raise ValueError(f"{root} holds no runs of variant {variant!r}")
+    all_seeds = sorted(set(int(s) for s in runs["seed"]))
+    seed_runs = runs
+    if seed is None and len(all_seeds) > 1:
+        # several training seeds: rank on the smallest seed every model has; the others give the noise floor
+        model_seeds = runs.groupby(["dataset", "architecture", "pretraining"])["seed"].agg(lambda x: set(map(int, x)))
+        common = sorted(set.intersection(*model_seeds.tolist()))
+        if not common:
+            raise ValueError(
+                f"{root}: no training seed is shared by every model ({all_seeds}); choose one (--run-seed N)"
+            )
+        seed = common[0]
+    if seed is not None:
+        if seed not in set(runs["seed"]):
+            raise ValueError(f"{root} holds no runs of seed {seed}; seeds there: {all_seeds}")
+        runs = runs[runs["seed"] == seed]
     model = ["dataset", "architecture", "pretraining"]
     dup = runs[runs.duplicated(model, keep=False)]
     if not dup.empty:
@@ -320,9 +331,14 @@ def _select(
     selection = {
         "profile": profiles[0] if profiles else profile,
         "seeds": seeds,
+        "all_seeds": all_seeds,
         "variants": sorted(set(runs["variant"])),
         "folds": sorted(set(_fold_label(f) for f in runs["fold"])),
     }
+    keep = seed_runs["variant"].isin(set(runs["variant"])) & seed_runs["fold"].astype(str).isin(
+        set(runs["fold"].astype(str))
+    )
+    selection["_seed_runs"] = seed_runs[keep].reset_index(drop=True)
     return runs.reset_index(drop=True), selection
 
 
@@ -349,6 +365,7 @@ class ResultsStore:
     runs: pd.DataFrame
     all_runs: pd.DataFrame | None = None
     selection: dict[str, Any] = field(default_factory=dict)
+    seed_runs: pd.DataFrame | None = None  # the selection's runs of every training seed (the noise floor)
     _tables: dict[tuple[str, str, str], MatchTable] = field(default_factory=dict, repr=False)
 
     @property
@@ -406,7 +423,9 @@ def open_store(
     """Index a results store and select one run per (dataset, model).
 
     ``datasets`` restricts the index; ``profile``, ``seed`` and ``variant`` choose among runs of the same model
-    (needed only when the store holds several; the error message says which).
+    (needed only when the store holds several; the error message says which). With several training seeds and
+    no ``seed``, the analysis ranks the smallest seed every model has and ``seed_runs`` keeps all of them for the
+    seed-to-seed spread (:mod:`analysis.seeds`).
     """
     root = Path(root)
     everything = index_store(root)
@@ -420,4 +439,5 @@ def open_store(
             f"no runs in {root / RUNS_DIR}{which} (expected runs/<dataset>/<arch>__<pretraining>/<run>/result.json)"
         )
     selected, selection = _select(runs, root, profile, seed, variant)
-    return ResultsStore(root=root, runs=selected, all_runs=everything, selection=selection)
+    seed_runs = selection.pop("_seed_runs")
+    return ResultsStore(root=root, runs=selected, all_runs=everything, selection=selection, seed_runs=seed_runs)

@@ -33,7 +33,8 @@ class SuiteConfig:
     store: str = "results"
     runs: str = "runs"
     real: bool = False
-    seed: int = 0
+    seed: int = 0  # training seed of every experiment (unless ``seeds``) and seed of the bootstrap
+    seeds: tuple[int, ...] = ()  # training seeds (each experiment once per seed); empty: (seed,)
     data_root: str | None = None
     workers: int = 1
     device: str = "auto"
@@ -46,12 +47,12 @@ class SuiteConfig:
 @dataclass
 class SuiteResult:
     store: Path
-    ran: list[tuple[str, str, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)
-    unfinished: list[tuple[str, str, str]] = field(default_factory=list)
+    ran: list[RunKey] = field(default_factory=list)
+    skipped: list[RunKey] = field(default_factory=list)
+    unfinished: list[RunKey] = field(default_factory=list)
     analysis_files: list[Path] = field(default_factory=list)
     analysis_dir: Path | None = None
-    scores: dict[tuple[str, str, str], dict[str, float]] = field(default_factory=dict)
+    scores: dict[RunKey, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -70,7 +71,14 @@ def suite_grid(cfg: SuiteConfig) -> list[tuple[str, str, str]]:
     return list(itertools.product(ids, cfg.architectures, cfg.pretraining))
 
 
-def _experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str):  # noqa: ANN202 - lazy import
+def training_seeds(cfg: SuiteConfig) -> tuple[int, ...]:
+    seeds = tuple(cfg.seeds) or (cfg.seed,)
+    if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
+        raise ValueError(f"--seeds must be distinct integers >= 0, got {','.join(map(str, seeds))}")
+    return seeds
+
+
+def _experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed: int):  # noqa: ANN202
     from benchmark.experiment import ExperimentConfig
 
     return ExperimentConfig(
@@ -78,7 +86,7 @@ def _experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str):  # 
         architecture=arch,
         profile=cfg.profile,
         pretraining=pre,
-        seed=cfg.seed,
+        seed=seed,
         data_root=cfg.data_root,
         runs=cfg.runs,
         workers=cfg.workers,
@@ -91,13 +99,13 @@ def _experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str):  # 
 class SuitePlan:
     """What the runner will do: every experiment with its key, and the ones already in the store."""
 
-    cells: list[tuple[tuple[str, str, str], RunKey]]
+    cells: list[tuple[tuple[str, str, str, int], RunKey]]  # ((dataset, architecture, pretraining, seed), key)
     done: set[RunKey]
     estimates: dict[RunKey, float | None]
     twin_seconds: float
 
     @property
-    def todo(self) -> list[tuple[tuple[str, str, str], RunKey]]:
+    def todo(self) -> list[tuple[tuple[str, str, str, int], RunKey]]:
         return [(t, k) for t, k in self.cells if k not in self.done]
 
     def estimated_seconds(self) -> float | None:
@@ -113,7 +121,11 @@ def plan_suite(cfg: SuiteConfig) -> SuitePlan:
     from benchmark.estimates import estimate_experiment_seconds, estimate_twin_seconds
     from benchmark.experiment import default_data_root, scale_of_profile
 
-    cells = [(t, _experiment_config(cfg, *t).run_key()) for t in suite_grid(cfg)]
+    cells = [
+        ((*t, seed), _experiment_config(cfg, *t, seed).run_key())
+        for t in suite_grid(cfg)
+        for seed in training_seeds(cfg)
+    ]
     done = set() if cfg.force else {k for _, k in cells if has_run(cfg.store, k)}
     estimates = {k: estimate_experiment_seconds(cfg.profile, k.architecture, cfg.device) for _, k in cells}
     twin_seconds = 0.0
@@ -159,12 +171,13 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
     _say(
         out,
         f"plan: {len(plan.cells)} experiment(s) ({len(plan.todo)} to run, {len(plan.done)} already in the store), "
-        f"profile {cfg.profile}, seed {cfg.seed}; results -> {cfg.store}, run folders -> {cfg.runs}; "
+        f"profile {cfg.profile}, seed(s) {','.join(map(str, training_seeds(cfg)))}; results -> {cfg.store}, "
+        f"run folders -> {cfg.runs}; "
         f"estimated time {format_duration(estimate)}",
     )
-    for triple, key in plan.cells:
+    for _, key in plan.cells:
         if key in plan.done:
-            result.skipped.append(triple)
+            result.skipped.append(key)
             _say(out, f"skip {key}: already in the store (--force reruns it)")
     spent_estimated, spent_actual = 0.0, 0.0
     remaining = list(plan.todo)
@@ -186,12 +199,11 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
 
     try:
         while remaining:
-            triple, key = remaining[0]
-            dataset, arch, pre = triple
-            bar.set_description(f"{dataset} {arch} {pre}")
+            (dataset, arch, pre, seed), key = remaining[0]
+            bar.set_description(f"{dataset} {arch} {pre}" + (f" seed {seed}" if len(training_seeds(cfg)) > 1 else ""))
             bar.set_postfix_str(eta())
             t0 = time.perf_counter()
-            experiment = experiment_module.run_experiment(_experiment_config(cfg, dataset, arch, pre))
+            experiment = experiment_module.run_experiment(_experiment_config(cfg, dataset, arch, pre, seed))
             took = time.perf_counter() - t0
             remaining.pop(0)
             if plan.estimates[key] is not None:
@@ -199,7 +211,7 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
                 spent_actual += took
             bar.update(1)
             if not experiment.finished:
-                result.unfinished.append(triple)
+                result.unfinished.append(key)
                 _say(out, f"unfinished {key}: training stopped early; rerun to resume ({experiment.run_dir})")
                 continue
             write_run(
@@ -209,8 +221,8 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
                 provenance=experiment.provenance,
                 extra={"protocol_metrics": experiment.metrics, "run_dir": str(experiment.run_dir)},
             )
-            result.ran.append(triple)
-            result.scores[triple] = dict(experiment.metrics)
+            result.ran.append(key)
+            result.scores[key] = dict(experiment.metrics)
             _say(out, f"done {key} in {format_duration(took)}: test {_scores_line(experiment.metrics)}")
     finally:
         bar.close()
@@ -218,7 +230,8 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
         from analysis.report import run_analysis
         from analysis.store import open_store
 
-        store = open_store(cfg.store, profile=cfg.profile, seed=cfg.seed)
+        # ranked on the smallest training seed; every seed of the store enters the seed-spread table
+        store = open_store(cfg.store, profile=cfg.profile, seed=min(training_seeds(cfg)))
         _, result.analysis_files = run_analysis(store, n_replicates=cfg.replicates, seed=cfg.seed)
         result.analysis_dir = store.analysis_dir
     result.seconds = time.perf_counter() - start
@@ -235,7 +248,7 @@ def summary_text(result: SuiteResult) -> str:
         f"{len(result.unfinished)} unfinished, in {format_duration(result.seconds)}"
     ]
     if result.unfinished:
-        names = ", ".join("/".join(t) for t in result.unfinished)
+        names = ", ".join(str(k) for k in result.unfinished)
         lines.append(f"unfinished (rerun the same command to resume): {names}")
     if result.analysis_dir is not None:
         lines.append(f"analysis: {len(result.analysis_files)} files in {result.analysis_dir}")

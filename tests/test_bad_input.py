@@ -472,6 +472,10 @@ CASES = [
     case("train-custom-without-weights", f"{TRAIN} --pretraining custom", "--pretraining custom: needs pre-trained"),
     case("train-bad-stem", f"{TRAIN} --weights afile --stem copy", "--stem 'copy': use random, replicate"),
     case("train-bad-transfer", f"{TRAIN} --transfer heads", "invalid choice: 'heads'", code=2),
+    case("train-seeds-not-numbers", f"{TRAIN} --seeds 0,one", "--seeds '0,one': give comma-separated integers"),
+    case("train-seeds-repeated", f"{TRAIN} --seeds 1,1", "seeds must be distinct integers >= 0"),
+    case("train-seeds-with-out", f"{TRAIN} --seeds 0,1 --out myrun", "--out names one run folder"),
+    case("run-seeds-negative", f"{RUN} --seeds 0,-1", "seeds must be distinct integers >= 0"),
     # run: a bad --store or --replicates is reported before the first experiment, not after all of them
     case("run-suite-typo", f"{RUN} --suite dve", "Did you mean 'dev'?"),
     case("run-archs-typo", f"{RUN} --archs retina_unet,deformable_dert", "Did you mean 'deformable_detr'"),

@@ -60,7 +60,7 @@ def test_store_written_and_finished_experiments_skipped(tmp_path, monkeypatch):
     monkeypatch.setattr(experiment, "run_experiment", _fake_experiment(calls))
     cfg = _suite(tmp_path)
     first = run_suite(cfg, out=None)
-    assert first.ran == [("S06", "retina_unet", "default"), ("S06", "retina_unet", "fixed")]
+    assert [k.model for k in first.ran] == [("retina_unet", "default"), ("retina_unet", "fixed")]
     assert len(open_store(tmp_path / "store").tables("S06")) == 2
     assert (tmp_path / "store" / "analysis" / "cpu_seed0" / "summary.json").is_file()
     again = run_suite(cfg, out=None)
@@ -83,6 +83,33 @@ def test_other_profile_or_seed_into_the_same_store_runs_new_experiments(tmp_path
     assert len(open_store(tmp_path / "store", profile="cpu", seed=1).runs) == 2
 
 
+def test_several_seeds_give_the_noise_floor_beside_the_bootstrap(tmp_path, monkeypatch):
+    import pandas as pd
+
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", _fake_experiment(calls))
+    result = run_suite(_suite(tmp_path, seeds=(0, 1, 2)), out=None)
+    assert sorted((k.pretraining, k.seed) for k in result.ran) == [
+        ("default", 0), ("default", 1), ("default", 2), ("fixed", 0), ("fixed", 1), ("fixed", 2)
+    ]
+    spread = pd.read_csv(result.analysis_dir / "seed_spread.csv")
+    assert result.analysis_dir.name == "cpu_seed0"  # ranked on the smallest seed
+    assert set(spread["n_seeds"]) == {3} and set(spread["seeds"]) == {"0,1,2"}
+    assert {"boot_ci_low", "boot_ci_high", "seed_mean", "seed_sd"} <= set(spread.columns)
+    assert (result.analysis_dir / "tables" / "seed_spread.md").read_text().count("| S06 |") == 4
+    summary = json.loads((result.analysis_dir / "summary.json").read_text())
+    assert summary["training_seeds"] == [0, 1, 2]
+    with pytest.raises(ValueError, match="distinct"):
+        run_suite(_suite(tmp_path, seeds=(1, 1)), out=None)
+
+
+def test_train_prints_the_seed_spread():
+    from benchmark.commands.train import seed_spread_text
+
+    text = seed_spread_text({0: {"map@0.1": 0.5}, 1: {"map@0.1": 0.7}, 2: {"map@0.1": 0.6}})
+    assert "seeds 0, 1, 2" in text and "mean  60.00  sd 10.00  range 50.00-70.00" in text
+
+
 def test_runner_tells_the_plan_each_result_and_a_summary(tmp_path, monkeypatch):
     import io
 
@@ -91,7 +118,7 @@ def test_runner_tells_the_plan_each_result_and_a_summary(tmp_path, monkeypatch):
     out = io.StringIO()
     run_suite(_suite(tmp_path, progress=True), out=out)
     text = out.getvalue()
-    assert "plan: 2 experiment(s) (2 to run, 0 already in the store), profile cpu" in text
+    assert "plan: 2 experiment(s) (2 to run, 0 already in the store), profile cpu, seed(s) 0" in text
     assert "estimated time 18 min" in text  # 2 x the cpu estimate for Retina U-Net (+ twin generation)
     assert "S06 retina_unet default" in text  # the bar names the running experiment
     assert "ETA 18 min" in text or "ETA 9 min" in text  # an ETA before the first experiment ends

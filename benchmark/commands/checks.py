@@ -61,6 +61,22 @@ class Checks:
         if value is not None and value < minimum:
             self.add(f"{flag} must be >= {minimum}, got {value}")
 
+    def seed_list(self, text: str | None, flag: str = "--seeds") -> tuple[int, ...]:
+        """``0,1,2`` as distinct integers >= 0 (empty tuple for ``None``); a problem otherwise."""
+        if text is None:
+            return ()
+        parts = [t.strip() for t in str(text).split(",") if t.strip()]
+        try:
+            seeds = tuple(int(t) for t in parts)
+        except ValueError:
+            self.add(f"{flag} {text!r}: give comma-separated integers, e.g. 0,1,2")
+            return ()
+        if not seeds:
+            self.add(f"{flag}: give at least one seed, e.g. 0,1,2")
+        elif any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            self.add(f"{flag} {text!r}: seeds must be distinct integers >= 0")
+        return seeds
+
     def in_range(self, value: int | None, flag: str, low: int, high: int, what: str = "") -> None:
         """``value`` (when given) must lie in ``low..high``."""
         if value is not None and not low <= value <= high:

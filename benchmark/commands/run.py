@@ -6,7 +6,9 @@ skipped, and unfinished ones resume from their checkpoints: rerun the same comma
 Every experiment is keyed by dataset, architecture, pre-training, profile, fold and seed (docs/analysis.md), so
 runs of another --profile or --seed into the same store are new experiments, never mistaken for finished ones.
 The command prints the plan with an estimated time, one line per finished experiment with its test scores, and a
-summary; the analysis goes to STORE/analysis/<profile>_seed<seed>.
+summary; the analysis goes to STORE/analysis/<profile>_seed<seed>. With --seeds 0,1,2 every experiment is trained
+once per seed; the analysis ranks the smallest seed and reports the seed-to-seed spread beside the bootstrap
+intervals (tables/seed_spread.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--runs", default="runs", help="root of the run folders, shared with benchmark train (default ./runs)"
     )
     parser.add_argument("--real", action="store_true", help="use converted real datasets instead of the twins")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="training and bootstrap seed (default 0)")
+    parser.add_argument(
+        "--seeds", default=None, help="train every experiment once per seed, e.g. 0,1,2 (the seed-to-seed spread)"
+    )
     parser.add_argument("--data-root", default=None, help="data folder (default: $DETBENCH_DATA or ./data)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes for data preparation")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default auto)")
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         checks, archs, pretrainings, args.profile, args.seed, args.workers, args.device, "--archs", "--pretraining"
     )
     checks.at_least(args.replicates, "--replicates")
+    seeds = checks.seed_list(args.seeds)
     check_store(checks, args.store)
     checks.output_dir(args.runs, "--runs")
     data_root = checks.output_dir(Path(args.data_root) if args.data_root else default_data_root(), "--data-root")
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             runs=args.runs,
             real=args.real,
             seed=args.seed,
+            seeds=seeds,
             data_root=args.data_root,
             workers=args.workers,
             device=args.device,

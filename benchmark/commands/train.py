@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fold", type=int, default=None, help="cross-validation fold (default: official split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default 0)")
+    parser.add_argument(
+        "--seeds", default=None, help="train once per seed, e.g. 0,1,2, and print the seed-to-seed spread"
+    )
     parser.add_argument("--data-root", default=None, help="data folder (default: $DETBENCH_DATA or ./data)")
     parser.add_argument(
         "--out",
@@ -67,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights, stem=args.stem, takes_weights=True,
     )
     checks.at_least(args.max_steps, "--max-steps")
+    seeds = checks.seed_list(args.seeds) or (args.seed,)
+    if args.seeds is not None and args.out and len(seeds) > 1:
+        checks.add("--out names one run folder: with several --seeds leave it out (runs/<...>_seed<N> per seed)")
     data_root = checks.output_dir(Path(args.data_root) if args.data_root else default_data_root(), "--data-root")
     prepared = check_dataset(checks, args.dataset, data_root, args.profile, args.fold)
     out = checks.output_dir(args.out, "--out") if args.out else checks.output_dir(args.runs, "--runs")
@@ -76,33 +82,55 @@ def run(args: argparse.Namespace) -> int:
 
     from benchmark.experiment import run_experiment
 
-    result = run_experiment(
-        ExperimentConfig(
-            dataset=args.dataset,
-            architecture=args.arch,
-            profile=args.profile,
-            pretraining=pretraining,
-            seed=args.seed,
-            fold=args.fold,
-            data_root=args.data_root,
-            out=args.out,
-            runs=args.runs,
-            weights=args.weights,
-            transfer=args.transfer,
-            stem=args.stem,
-            workers=args.workers,
-            device=args.device,
-            mirror_tta=args.tta,
-            resume=not args.no_resume,
-            overwrite_preprocessing=args.overwrite_preprocessing,
-            max_steps=args.max_steps,
-            progress=not args.no_progress,
+    scores: dict[int, dict[str, float]] = {}
+    for seed in seeds:
+        if len(seeds) > 1:
+            print(f"seed {seed}:")
+        result = run_experiment(
+            ExperimentConfig(
+                dataset=args.dataset,
+                architecture=args.arch,
+                profile=args.profile,
+                pretraining=pretraining,
+                seed=seed,
+                fold=args.fold,
+                data_root=args.data_root,
+                out=args.out,
+                runs=args.runs,
+                weights=args.weights,
+                transfer=args.transfer,
+                stem=args.stem,
+                workers=args.workers,
+                device=args.device,
+                mirror_tta=args.tta,
+                resume=not args.no_resume,
+                overwrite_preprocessing=args.overwrite_preprocessing,
+                max_steps=args.max_steps,
+                progress=not args.no_progress,
+            )
         )
-    )
-    if not result.finished:
-        print(f"stopped before the end of training; run the same command again to resume ({result.run_dir})")
-        return 0
-    for name, value in result.metrics.items():
-        print(f"{name:<12} {100 * value:6.2f}")
-    print(f"results: {result.result_file}")
+        if not result.finished:
+            print(f"stopped before the end of training; run the same command again to resume ({result.run_dir})")
+            continue
+        scores[seed] = dict(result.metrics)
+        for name, value in result.metrics.items():
+            print(f"{name:<12} {100 * value:6.2f}")
+        print(f"results: {result.result_file}")
+    if len(seeds) > 1 and len(scores) > 1:
+        print(seed_spread_text(scores))
     return 0
+
+
+def seed_spread_text(scores: dict[int, dict[str, float]]) -> str:
+    """Mean, sample standard deviation and range of each metric over the seeds (in %)."""
+    import statistics
+
+    lines = [f"seed-to-seed spread over seeds {', '.join(map(str, scores))} (in %):"]
+    names = list(dict.fromkeys(n for s in scores.values() for n in s))
+    for name in names:
+        values = [100 * s[name] for s in scores.values() if name in s]
+        sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+        lines.append(
+            f"{name:<12} mean {statistics.fmean(values):6.2f}  sd {sd:5.2f}  range {min(values):.2f}-{max(values):.2f}"
+        )
+    return "\n".join(lines)

@@ -68,8 +68,9 @@ def test_runs_of_other_profiles_and_seeds_are_kept_apart(tmp_path):
     assert not has_run(tmp_path, _key(profile="paper"))
     with pytest.raises(ValueError, match="profiles cpu, tiny.*--profile"):
         open_store(tmp_path)
-    with pytest.raises(ValueError, match="differ in seed.*--run-seed"):
-        open_store(tmp_path, profile="cpu")
+    ranked = open_store(tmp_path, profile="cpu")  # several seeds: rank the smallest, keep all for the spread
+    assert ranked.selection["seeds"] == [0] and ranked.selection["all_seeds"] == [0, 1]
+    assert sorted(ranked.seed_runs["seed"]) == [0, 1] and ranked.analysis_dir.name == "cpu_seed0"
     chosen = open_store(tmp_path, profile="cpu", seed=1)
     assert chosen.selection["seeds"] == [1] and chosen.analysis_dir.name == "cpu_seed1"
     assert len(open_store(tmp_path, profile="tiny").runs) == 1
