@@ -4,8 +4,9 @@ A method is an ``nn.Module`` around one encoder of :mod:`models.encoders` (built
 :class:`models.config.EncoderConfig`, so its state dict is exactly what transfers into a detector) plus
 whatever decoder or heads its objective needs. The pre-training trainer (:mod:`pretraining.trainer`) only
 ever calls :meth:`PretrainingMethod.loss` on a :class:`PretrainBatch` and saves
-:meth:`PretrainingMethod.encoder_state_dict` (and :meth:`PretrainingMethod.extra_weights`) into a detbench
-checkpoint (:mod:`pretraining.checkpoint`).
+:meth:`PretrainingMethod.encoder_state_dict` (with :meth:`PretrainingMethod.stem_weights` and
+:meth:`PretrainingMethod.decoder_state_dict`) into a detbench checkpoint (:mod:`pretraining.checkpoint`:
+``encoder_weights``, ``stems``, ``decoder_weights``). Batches come from a :class:`pretraining.sources.PatchSource`.
 
 Method modules register a :class:`MethodSpec` in :data:`METHODS` at import; :func:`load_methods` imports
 them all (kept lazy so ``benchmark --help`` does not import torch-heavy code).
@@ -71,8 +72,15 @@ class PretrainingMethod(nn.Module):
         """The encoder's weights under :mod:`models.encoders` key names (what transfers)."""
         return {k: v.detach().clone() for k, v in self.encoder.state_dict().items()}
 
-    def extra_weights(self) -> dict[str, Tensor]:
-        """Method-specific tensors kept in the checkpoint besides the encoder (e.g. stems); default none."""
+    def stem_weights(self) -> dict[str, dict[str, Tensor]]:
+        """Named extra stems (encoder-relative keys of the stem, see :func:`pretraining.transfer.stem_prefix`).
+
+        MultiTalent returns one stem per pre-training dataset; the encoder's own stem is the CT one. Default none.
+        """
+        return {}
+
+    def decoder_state_dict(self) -> dict[str, Tensor]:
+        """Decoder tensors kept for ``--transfer all`` ablations (may be empty)."""
         return {}
 
 
