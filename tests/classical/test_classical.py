@@ -159,3 +159,10 @@ def test_analysis_shows_the_reference_row_labelled(tmp_path):
     assert "Reference rows" in (out / "README.md").read_text()
     assert json.loads((out / "summary.json").read_text())["reference_models"] == [["classical", "none"]]
     assert (out / "figures" / "fig2_ranking_overview_map.png").is_file()
+    from analysis.figures import ranking_overview_figure
+
+    fig = ranking_overview_figure(result.replicates, result.deltas)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "Classical (reference) · no learning" in labels
+    hatched = [p.get_hatch() for p in fig.axes[0].patches]
+    assert hatched.count("//") == 1  # the reference box alone is hatched
