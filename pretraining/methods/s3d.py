@@ -35,7 +35,7 @@ from models.config import EncoderConfig, Triple
 from models.encoders import ConvNormAct
 from pretraining.methods import METHODS, MethodSpec, PretrainBatch, PretrainingMethod
 
-__all__ = ["S3D", "UNetDecoder", "block_mask", "sparse_instance_norm", "upsample_mask"]
+__all__ = ["S3D", "UNetDecoder", "block_mask", "masked_reconstruction_loss", "sparse_instance_norm", "upsample_mask"]
 
 CITATION = (
     "Tian et al., Designing BERT for Convolutional Networks: Sparse and Hierarchical Masked Modeling "
@@ -194,10 +194,15 @@ class S3D(PretrainingMethod):
     def loss(self, batch: PretrainBatch) -> dict[str, Tensor]:
         images = batch.images
         reconstruction, mask = self(images)
-        masked = 1.0 - upsample_mask(mask, images.shape[2:]).to(images.dtype)  # 1 where hidden
-        err = ((reconstruction.float() - images.float()) ** 2) * masked
-        loss = err.sum() / (masked.sum() * images.shape[1]).clamp_min(1.0)
-        return {"loss": loss, "masked_fraction": masked.mean().detach()}
+        loss = masked_reconstruction_loss(reconstruction, images, mask)
+        return {"loss": loss, "visible_fraction": mask.mean().detach()}
+
+
+def masked_reconstruction_loss(reconstruction: Tensor, images: Tensor, mask: Tensor) -> Tensor:
+    """Mean squared error over the masked (hidden) voxels only; ``mask`` is the coarse visible-mask."""
+    hidden = 1.0 - upsample_mask(mask, images.shape[2:]).to(torch.float32)
+    err = ((reconstruction.float() - images.float()) ** 2) * hidden
+    return err.sum() / (hidden.sum() * images.shape[1]).clamp_min(1.0)
 
 
 def build(encoder_config: EncoderConfig, patch_size: Triple, **options: object) -> S3D:
