@@ -17,15 +17,15 @@ mechanics followed (re-implemented here, not copied):
   on the masked voxels only.
 
 The encoder is ``self.encoder`` itself (keys exactly those of :mod:`models.encoders`, so it transfers as is):
-sparsity is added by forward hooks on its convolutions and pooling layers and by a per-instance ``forward``
-of its InstanceNorm layers, all of which pass tensors through unchanged while no mask is set (outside
-:meth:`S3D.loss`). :class:`UNetDecoder` is shared with MultiTalent.
+sparsity is added by forward hooks on its convolutions and pooling layers and by giving its InstanceNorm layers
+the class :class:`SparseInstanceNorm3d` (same parameters), all of which compute exactly the dense encoder while
+no mask is set (outside :meth:`S3D.loss`). :class:`UNetDecoder` is shared with MultiTalent.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +35,17 @@ from models.config import EncoderConfig, Triple
 from models.encoders import ConvNormAct
 from pretraining.methods import METHODS, MethodSpec, PretrainBatch, PretrainingMethod
 
-__all__ = ["S3D", "UNetDecoder", "block_mask", "masked_reconstruction_loss", "sparse_instance_norm", "upsample_mask"]
+__all__ = [
+    "S3D",
+    "SparseInstanceNorm3d",
+    "SparseState",
+    "UNetDecoder",
+    "block_mask",
+    "make_sparse",
+    "masked_reconstruction_loss",
+    "sparse_instance_norm",
+    "upsample_mask",
+]
 
 CITATION = (
     "Tian et al., Designing BERT for Convolutional Networks: Sparse and Hierarchical Masked Modeling "
@@ -82,6 +92,53 @@ def sparse_instance_norm(x: Tensor, mask: Tensor, norm: nn.InstanceNorm3d | None
     if norm is not None and norm.affine:
         out = out * norm.weight.view(1, -1, 1, 1, 1) + norm.bias.view(1, -1, 1, 1, 1)
     return out * mask
+
+
+# -- sparse encoder --------------------------------------------------------------------------------
+class SparseState:
+    """The coarse visible-mask of the sparse forward in progress (``None``: the encoder runs dense)."""
+
+    def __init__(self) -> None:
+        self.mask: Tensor | None = None
+
+
+def _mask_like(mask: Tensor, x: Tensor) -> Tensor:
+    return upsample_mask(mask, x.shape[2:]).to(dtype=x.dtype, device=x.device)
+
+
+def _mask_after(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> Tensor | None:
+    """Forward hook of a conv / pooling layer: re-apply the mask to its output (sparse convolution)."""
+    mask = module._s3d_sparse.mask  # type: ignore[union-attr]
+    return None if mask is None else output * _mask_like(mask, output)
+
+
+class SparseInstanceNorm3d(nn.InstanceNorm3d):
+    """An encoder InstanceNorm3d whose class :func:`make_sparse` swapped in: dense without a mask, else
+    :func:`sparse_instance_norm` (same parameters and keys; picklable and deep-copyable)."""
+
+    _s3d_sparse: SparseState
+
+    def forward(self, x: Tensor) -> Tensor:
+        mask = self._s3d_sparse.mask
+        if mask is None:
+            return super().forward(x)
+        return sparse_instance_norm(x, _mask_like(mask, x), self)
+
+
+def make_sparse(encoder: nn.Module, state: SparseState) -> None:
+    """Hook every conv and pooling layer of ``encoder`` and make every InstanceNorm a :class:`SparseInstanceNorm3d`.
+
+    Parameters, buffers and keys are untouched; while ``state.mask`` is ``None`` the encoder computes exactly
+    what it computes without them. The state is an attribute of each layer and the hook a module-level
+    function, so ``copy.deepcopy`` of the method gives a copy with its own state.
+    """
+    for module in encoder.modules():
+        if isinstance(module, (nn.Conv3d, nn.AvgPool3d, nn.MaxPool3d)):
+            module._s3d_sparse = state
+            module.register_forward_hook(_mask_after)
+        elif isinstance(module, nn.InstanceNorm3d):
+            module._s3d_sparse = state
+            module.__class__ = SparseInstanceNorm3d
 
 
 # -- decoder -----------------------------------------------------------------------------------------
@@ -139,39 +196,16 @@ class S3D(PretrainingMethod):
         )
         self.densify_projs = nn.ModuleList([nn.Identity()] + [nn.Conv3d(f, f, 3, padding=1) for f in feats[1:]])
         self.decoder = UNetDecoder(encoder_config, encoder_config.in_channels)
-        self._mask: Tensor | None = None  # coarse (B, 1, *mask_grid) mask while a sparse forward runs
-        self._make_encoder_sparse()
-
-    # sparsity hooks ---------------------------------------------------------------------------------
-    def _mask_like(self, x: Tensor) -> Tensor:
-        assert self._mask is not None
-        return upsample_mask(self._mask, x.shape[2:]).to(dtype=x.dtype, device=x.device)
-
-    def _make_encoder_sparse(self) -> None:
-        def after_conv(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> Tensor | None:
-            return None if self._mask is None else output * self._mask_like(output)
-
-        def sparse_norm(norm: nn.InstanceNorm3d) -> Callable[[Tensor], Tensor]:
-            dense = norm.forward
-
-            def forward(x: Tensor) -> Tensor:
-                return dense(x) if self._mask is None else sparse_instance_norm(x, self._mask_like(x), norm)
-
-            return forward
-
-        for module in self.encoder.modules():
-            if isinstance(module, (nn.Conv3d, nn.AvgPool3d, nn.MaxPool3d)):
-                module.register_forward_hook(after_conv)
-            elif isinstance(module, nn.InstanceNorm3d):
-                module.forward = sparse_norm(module)  # type: ignore[method-assign]
+        self._sparse = SparseState()
+        make_sparse(self.encoder, self._sparse)
 
     def sparse_encode(self, images: Tensor, mask: Tensor) -> list[Tensor]:
         """Encoder outputs of ``images`` under the coarse visible-mask ``mask`` ``(B, 1, *mask_grid)``."""
-        self._mask = mask
+        self._sparse.mask = mask
         try:
-            return self.encoder(images * self._mask_like(images))
+            return self.encoder(images * _mask_like(mask, images))
         finally:
-            self._mask = None
+            self._sparse.mask = None
 
     def densify(self, features: Sequence[Tensor], mask: Tensor) -> list[Tensor]:
         """Sparse norm, mask tokens into the masked positions, then the densifying convolutions."""

@@ -183,3 +183,20 @@ def test_a_few_adam_steps_decrease_the_loss(kind):
         optimiser.step()
         losses.append(loss.item())
     assert losses[-1] < 0.85 * losses[0], losses
+
+
+def test_a_deep_copy_has_its_own_sparse_state_and_pickles():
+    import copy
+    import pickle
+
+    method = S3D(tiny_config("resenc"), PATCH)
+    clone = copy.deepcopy(method)
+    mask = block_mask(2, clone.mask_grid, 0.75, torch.Generator().manual_seed(5))
+    outputs = clone.sparse_encode(smooth_images(), mask)
+    for out in outputs:
+        assert torch.count_nonzero(out * (1.0 - upsample_mask(mask, out.shape[2:]))) == 0
+    norms = [m for m in clone.encoder.modules() if isinstance(m, nn.InstanceNorm3d)]
+    assert all(n._s3d_sparse is clone._sparse for n in norms)
+    assert method._sparse is not clone._sparse and method._sparse.mask is None
+    restored = pickle.loads(pickle.dumps(method))
+    torch.testing.assert_close(restored.encoder(smooth_images()), method.encoder(smooth_images()))
