@@ -25,7 +25,10 @@ and the arrays' hashes).
 Patch source: ``SupervisedPatchSource(root: Path | None, patch_size, seed=0, scale="tiny", datasets=None)``
 implements :class:`pretraining.sources.PatchSource`. ``root=None`` generates the cases in memory; a folder
 caches them there (``<root>/<dataset>/<case>.npz`` plus ``supervised.json``, reused when seed, scale and
-datasets match, regenerated otherwise). ``datasets`` picks a subset by name (default all five).
+datasets match, regenerated otherwise; a non-empty folder without ``supervised.json`` is refused, so a folder of
+real data is never written into: reading real labelled datasets is not implemented). Scales (cases per dataset,
+voxels per axis): ``tiny`` 3 x 40^3, ``small`` 8 x 64^3, ``full`` 32 x 192^3 (in memory about 11 GB for all five
+datasets at ``full``; give a folder there). ``datasets`` picks a subset by name (default all five).
 :meth:`SupervisedPatchSource.sample` draws one dataset per batch (uniformly), then ``batch_size`` random
 patches of its cases (a third centred on a random foreground voxel, as nnU-Net oversamples foreground), and
 returns a :class:`pretraining.methods.PretrainBatch` with ``images`` ``(B, C_d, *patch)``, binary ``labels``
@@ -144,8 +147,8 @@ class SupervisedScale:
 
 SUPERVISED_SCALES: dict[str, SupervisedScale] = {
     "tiny": SupervisedScale("tiny", cases=3, voxels=40, fov_scale=0.4),
-    "small": SupervisedScale("small", cases=16, voxels=96, fov_scale=0.5),
-    "full": SupervisedScale("full", cases=100, voxels=192, fov_scale=1.0),
+    "small": SupervisedScale("small", cases=8, voxels=64, fov_scale=0.5),
+    "full": SupervisedScale("full", cases=32, voxels=192, fov_scale=1.0),
 }
 
 
@@ -272,6 +275,13 @@ class SupervisedPatchSource:
             return {n: generate_dataset(n, self.seed, self.scale) for n in self.dataset_names}
         meta = self.root / META_FILE
         n_cases = _get_scale(self.scale).cases
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"{self.root}: not a folder")
+        if self.root.is_dir() and not meta.is_file() and any(self.root.iterdir()):
+            raise ValueError(
+                f"{self.root}: not a cache of the synthetic supervised datasets (no {META_FILE}) and not empty; "
+                "reading real labelled datasets is not supported yet: pass no data folder to use the synthetic ones"
+            )
         if meta.is_file():
             try:
                 stored = json.loads(meta.read_text())

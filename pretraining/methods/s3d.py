@@ -85,13 +85,15 @@ def sparse_instance_norm(x: Tensor, mask: Tensor, norm: nn.InstanceNorm3d | None
     ``mask`` is ``(B, 1, *x.shape[2:])``; ``norm`` (optional) gives ``eps`` and the affine weight and bias.
     """
     eps = norm.eps if norm is not None else eps
+    dtype = x.dtype
+    x, mask = x.float(), mask.float()  # statistics in float32 (half-precision sums overflow on large volumes)
     n = mask.sum(dim=(2, 3, 4), keepdim=True).clamp_min(1.0)
     mean = (x * mask).sum(dim=(2, 3, 4), keepdim=True) / n
     var = (((x - mean) * mask) ** 2).sum(dim=(2, 3, 4), keepdim=True) / n
     out = (x - mean) * torch.rsqrt(var + eps)
     if norm is not None and norm.affine:
-        out = out * norm.weight.view(1, -1, 1, 1, 1) + norm.bias.view(1, -1, 1, 1, 1)
-    return out * mask
+        out = out * norm.weight.float().view(1, -1, 1, 1, 1) + norm.bias.float().view(1, -1, 1, 1, 1)
+    return (out * mask).to(dtype)
 
 
 # -- sparse encoder --------------------------------------------------------------------------------

@@ -166,3 +166,11 @@ def test_bad_arguments_are_refused():
         SupervisedPatchSource(None, (32, 32), datasets=["SUP03_HeadCTA"])
     with pytest.raises(ValueError, match="seed"):
         SupervisedPatchSource(None, 32, seed=-1)
+
+
+def test_a_folder_that_is_not_a_cache_is_never_written_into(tmp_path):
+    (tmp_path / "Dataset001_Real").mkdir()
+    (tmp_path / "Dataset001_Real" / "dataset.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a cache of the synthetic supervised datasets"):
+        SupervisedPatchSource(tmp_path, 32, datasets=["SUP03_HeadCTA"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Dataset001_Real"]
