@@ -5,8 +5,9 @@ Image Analysis", CVPR 2024 (code github.com/Luffy03/VoCo), in the form of nnssl'
 ``VoCoArchitecture`` and ``VoCoLoss`` (github.com/MIC-DKFZ/nnssl), which the study (Eckstein et al., MICCAI
 2025) used. The mechanics followed (re-implemented here, not copied):
 
-* the patch is cut into a non-overlapping grid of *base crops* (``grid`` per axis; nnssl 3x3x1, the original
-  4x4x1) and ``n_random`` *random crops* of the same size are drawn inside it (nnssl: 5);
+* the patch is cut into a non-overlapping grid of *base crops* (``grid`` per axis, default
+  :func:`default_grid`: the fewest crops, at least 2 per axis, that the encoder's stride divides; nnssl uses
+  3x3x1, the original 4x4x1) and ``n_random`` *random crops* of the same size are drawn inside it (nnssl: 5);
 * the target of each random crop is its true volume overlap with every base crop, as a fraction of the
   crop's volume (:func:`overlap_fractions`; the fractions of one random crop sum to 1);
 * every crop goes through the encoder; the stage outputs are average-pooled, concatenated and projected by
@@ -36,6 +37,7 @@ from pretraining.methods import METHODS, MethodSpec, PretrainBatch, PretrainingM
 __all__ = [
     "VoCo",
     "base_crop_origins",
+    "default_grid",
     "overlap_fractions",
     "prediction_loss",
     "regularisation_loss",
@@ -45,6 +47,21 @@ CITATION = (
     "Wu et al., VoCo: A Simple-yet-Effective Volume Contrastive Learning Framework for 3D Medical Image "
     "Analysis, CVPR 2024 (github.com/Luffy03/VoCo); as nnssl's VoCoTrainer (github.com/MIC-DKFZ/nnssl)"
 )
+
+
+def default_grid(patch_size: Triple, total_stride: Triple) -> Triple:
+    """Per axis the smallest base-crop count >= 2 whose crops are a multiple of the encoder's total stride
+    (32^3 patch, stride 8: 2 -> 16^3 crops; 48^3, stride 16: 3 -> 16^3); ValueError when an axis has none."""
+    grid = []
+    for p, t in zip(patch_size, total_stride, strict=True):
+        fits = [g for g in range(2, p // t + 1) if p % g == 0 and (p // g) % t == 0]
+        if not fits:
+            raise ValueError(
+                f"no base-crop grid fits patch {tuple(patch_size)} and total stride {tuple(total_stride)}: "
+                "each axis needs at least two crops that are multiples of the stride"
+            )
+        grid.append(fits[0])
+    return tuple(grid)  # type: ignore[return-value]
 
 
 def base_crop_origins(patch_size: Triple, grid: Triple) -> Tensor:
@@ -118,7 +135,7 @@ class VoCo(PretrainingMethod):
         self,
         encoder_config: EncoderConfig,
         patch_size: Triple,
-        grid: int | Sequence[int] = 2,
+        grid: int | Sequence[int] | None = None,
         n_random: int = 4,
         hidden_dim: int = 2048,
         out_dim: int = 2048,
@@ -126,6 +143,8 @@ class VoCo(PretrainingMethod):
         reg_weight: float = 1.0,
     ) -> None:
         super().__init__(encoder_config, patch_size)
+        if grid is None:
+            grid = default_grid(self.patch_size, encoder_config.total_stride)
         self.grid: Triple = as_triple(grid if isinstance(grid, int) else tuple(grid), "grid")
         if min(self.grid) < 1 or math.prod(self.grid) < 2:
             raise ValueError(f"grid must have at least 2 base crops, got {self.grid}")
@@ -196,6 +215,6 @@ METHODS.register(
         build=build,
         supervised=False,
         citation=CITATION,
-        defaults={"grid": 2, "n_random": 4, "hidden_dim": 2048, "out_dim": 2048},
+        defaults={"n_random": 4, "hidden_dim": 2048, "out_dim": 2048},
     ),
 )

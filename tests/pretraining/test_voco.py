@@ -137,3 +137,15 @@ def test_a_few_adam_steps_decrease_the_loss(kind):
         losses.append(out["loss"].item())
         assert set(out) >= {"loss", "prediction", "regularisation"}
     assert losses[-1] < 0.9 * losses[0], losses
+
+
+def test_default_grid_fits_the_profiles_patches_and_strides():
+    from pretraining.methods.voco import default_grid
+
+    assert default_grid((32, 32, 32), (8, 8, 8)) == (2, 2, 2)
+    assert default_grid((48, 48, 48), (16, 16, 16)) == (3, 3, 3)
+    assert default_grid((192, 192, 192), (32, 32, 32)) == (2, 2, 2)
+    method = VoCo(EncoderConfig(width_multiplier=0.125, n_stages=5), (48, 48, 48), hidden_dim=16, out_dim=16)
+    assert method.grid == (3, 3, 3) and method.crop_size == (16, 16, 16)
+    with pytest.raises(ValueError, match="no base-crop grid"):
+        default_grid((16, 16, 16), (16, 16, 16))
