@@ -27,7 +27,7 @@ implements :class:`pretraining.sources.PatchSource`. ``root=None`` generates the
 caches them there (``<root>/<dataset>/<case>.npz`` plus ``supervised.json``, reused when seed, scale and
 datasets match, regenerated otherwise; a non-empty folder without ``supervised.json`` is refused, so a folder of
 real data is never written into: reading real labelled datasets is not implemented). Scales (cases per dataset,
-voxels per axis): ``tiny`` 3 x 40^3, ``small`` 8 x 64^3, ``full`` 32 x 192^3 (in memory about 11 GB for all five
+voxels per axis): ``tiny`` 3 x 40^3, ``small`` 8 x 64^3, ``full`` 32 x 192^3 (about 12 GB of arrays for all five
 datasets at ``full``; give a folder there). ``datasets`` picks a subset by name (default all five).
 :meth:`SupervisedPatchSource.sample` draws one dataset per batch (uniformly), then ``batch_size`` random
 patches of its cases (a third centred on a random foreground voxel, as nnU-Net oversamples foreground), and

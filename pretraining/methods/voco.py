@@ -5,13 +5,15 @@ Image Analysis", CVPR 2024 (code github.com/Luffy03/VoCo), in the form of nnssl'
 ``VoCoArchitecture`` and ``VoCoLoss`` (github.com/MIC-DKFZ/nnssl), which the study (Eckstein et al., MICCAI
 2025) used. The mechanics followed (re-implemented here, not copied):
 
-* the patch is cut into a non-overlapping grid of *base crops* (``grid`` per axis, default
-  :func:`default_grid`: the fewest crops, at least 2 per axis, that the encoder's stride divides; nnssl uses
-  3x3x1, the original 4x4x1) and ``n_random`` *random crops* of the same size are drawn inside it (nnssl: 5);
+* the patch is cut into a non-overlapping grid of *base crops* (``grid`` per axis, default 2 per axis,
+  :func:`default_grid`; nnssl uses 3x3x1, the original 4x4x1) and ``n_random`` *random crops* of the same
+  size are drawn inside it (nnssl: 5);
 * the target of each random crop is its true volume overlap with every base crop, as a fraction of the
   crop's volume (:func:`overlap_fractions`; the fractions of one random crop sum to 1);
-* every crop goes through the encoder; the stage outputs are average-pooled, concatenated and projected by
-  an MLP (Linear, feature norm, ReLU twice, then Linear; nnssl: 2048 wide);
+* every crop goes through the encoder, resampled first when the encoder's stride does not divide it at
+  least twice (:func:`encoder_input_size`; the original resamples its 96^3 crops to 64^3); the stage outputs
+  are average-pooled, concatenated and projected by an MLP (Linear, feature norm, ReLU twice, then Linear;
+  nnssl: 2048 wide);
 * prediction = ReLU of the cosine similarity of a random crop's projection with each base crop's (the base
   projections detached, as the reference code); loss on pairs that overlap ``-log(1 - |y - p|)`` weighted by
   the overlap ``y``, on pairs that do not ``p^2`` (nnssl's form of the paper's Eq. 3);
@@ -38,6 +40,7 @@ __all__ = [
     "VoCo",
     "base_crop_origins",
     "default_grid",
+    "encoder_input_size",
     "overlap_fractions",
     "prediction_loss",
     "regularisation_loss",
@@ -49,19 +52,23 @@ CITATION = (
 )
 
 
-def default_grid(patch_size: Triple, total_stride: Triple) -> Triple:
-    """Per axis the smallest base-crop count >= 2 whose crops are a multiple of the encoder's total stride
-    (32^3 patch, stride 8: 2 -> 16^3 crops; 48^3, stride 16: 3 -> 16^3); ValueError when an axis has none."""
+def default_grid(patch_size: Triple) -> Triple:
+    """Per axis the smallest base-crop count >= 2 that divides the patch (2 for even sizes)."""
     grid = []
-    for p, t in zip(patch_size, total_stride, strict=True):
-        fits = [g for g in range(2, p // t + 1) if p % g == 0 and (p // g) % t == 0]
+    for p in patch_size:
+        fits = [g for g in range(2, p + 1) if p % g == 0]
         if not fits:
-            raise ValueError(
-                f"no base-crop grid fits patch {tuple(patch_size)} and total stride {tuple(total_stride)}: "
-                "each axis needs at least two crops that are multiples of the stride"
-            )
+            raise ValueError(f"patch {tuple(patch_size)} cannot be cut into at least two base crops per axis")
         grid.append(fits[0])
     return tuple(grid)  # type: ignore[return-value]
+
+
+def encoder_input_size(crop_size: Triple, total_stride: Triple) -> Triple:
+    """The size crops are resampled to before the encoder: the crop itself when the encoder's total stride divides
+    it at least twice, else the nearest such size above it (as VoCo resamples its 96^3 crops to 64^3)."""
+    return tuple(
+        c if c % t == 0 and c >= 2 * t else max(2, -(-c // t)) * t for c, t in zip(crop_size, total_stride, strict=True)
+    )  # type: ignore[return-value]
 
 
 def base_crop_origins(patch_size: Triple, grid: Triple) -> Tensor:
@@ -144,16 +151,14 @@ class VoCo(PretrainingMethod):
     ) -> None:
         super().__init__(encoder_config, patch_size)
         if grid is None:
-            grid = default_grid(self.patch_size, encoder_config.total_stride)
+            grid = default_grid(self.patch_size)
         self.grid: Triple = as_triple(grid if isinstance(grid, int) else tuple(grid), "grid")
         if min(self.grid) < 1 or math.prod(self.grid) < 2:
             raise ValueError(f"grid must have at least 2 base crops, got {self.grid}")
         if any(p % g for p, g in zip(self.patch_size, self.grid, strict=True)):
             raise ValueError(f"patch size {self.patch_size} must be divisible by the base-crop grid {self.grid}")
         self.crop_size: Triple = tuple(p // g for p, g in zip(self.patch_size, self.grid, strict=True))  # type: ignore[assignment]
-        total = encoder_config.total_stride
-        if any(c % t for c, t in zip(self.crop_size, total, strict=True)):
-            raise ValueError(f"crop size {self.crop_size} must be a multiple of the encoder's total stride {total}")
+        self.input_size: Triple = encoder_input_size(self.crop_size, encoder_config.total_stride)
         if n_random < 1:
             raise ValueError(f"n_random must be >= 1, got {n_random}")
         self.n_random = int(n_random)
@@ -162,7 +167,10 @@ class VoCo(PretrainingMethod):
         self.register_buffer("base_origins", base_crop_origins(self.patch_size, self.grid), persistent=False)
 
     def embed(self, crops: Tensor) -> Tensor:
-        """Projection of each crop: pooled stage outputs concatenated, then the MLP. ``(N, out_dim)``."""
+        """Projection of each crop (resampled to :attr:`input_size` if needed): pooled stage outputs
+        concatenated, then the MLP. ``(N, out_dim)``."""
+        if tuple(crops.shape[2:]) != self.input_size:
+            crops = F.interpolate(crops, size=self.input_size, mode="trilinear", align_corners=False)
         pooled = [f.mean(dim=(2, 3, 4)) for f in self.encoder(crops)]
         return self.projector(torch.cat(pooled, dim=1))
 

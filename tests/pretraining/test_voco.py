@@ -139,13 +139,17 @@ def test_a_few_adam_steps_decrease_the_loss(kind):
     assert losses[-1] < 0.9 * losses[0], losses
 
 
-def test_default_grid_fits_the_profiles_patches_and_strides():
-    from pretraining.methods.voco import default_grid
+def test_default_grid_and_crops_resampled_when_the_stride_does_not_fit():
+    from pretraining.methods.voco import default_grid, encoder_input_size
 
-    assert default_grid((32, 32, 32), (8, 8, 8)) == (2, 2, 2)
-    assert default_grid((48, 48, 48), (16, 16, 16)) == (3, 3, 3)
-    assert default_grid((192, 192, 192), (32, 32, 32)) == (2, 2, 2)
-    method = VoCo(EncoderConfig(width_multiplier=0.125, n_stages=5), (48, 48, 48), hidden_dim=16, out_dim=16)
-    assert method.grid == (3, 3, 3) and method.crop_size == (16, 16, 16)
-    with pytest.raises(ValueError, match="no base-crop grid"):
-        default_grid((16, 16, 16), (16, 16, 16))
+    assert default_grid((32, 32, 32)) == (2, 2, 2) and default_grid((48, 45, 32)) == (2, 3, 2)
+    assert encoder_input_size((16, 16, 16), (8, 8, 8)) == (16, 16, 16)  # fits: not resampled
+    assert encoder_input_size((24, 16, 96), (16, 16, 32)) == (32, 32, 96)
+    # the cpu profile: 48^3 patch, 5 stages (stride 16): 24^3 crops go through the encoder at 32^3
+    for kind in KINDS:
+        method = VoCo(
+            EncoderConfig(kind=kind, width_multiplier=0.125, n_stages=5), (48, 48, 48), hidden_dim=16, out_dim=16
+        )
+        assert method.grid == (2, 2, 2) and method.crop_size == (24, 24, 24) and method.input_size == (32, 32, 32)
+        out = method.loss(PretrainBatch(torch.randn(1, 1, 48, 48, 48)))
+        assert torch.isfinite(out["loss"])
