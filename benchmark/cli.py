@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "benchmark.commands.preprocess",
     "benchmark.commands.train",
     "benchmark.commands.baseline",
+    "benchmark.commands.predict",
     "benchmark.commands.import_weights",
     "benchmark.commands.run",
     "benchmark.commands.analyze",
