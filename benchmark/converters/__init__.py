@@ -15,6 +15,7 @@ from benchmark.core.registry import Registry
 CONVERTERS: Registry = Registry("converter (dataset id)")
 
 from benchmark.converters import (  # noqa: E402,F401
+    cta_a,
     kits21,
     luna16,
     msd_pancreas,
