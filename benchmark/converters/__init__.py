@@ -17,6 +17,7 @@ CONVERTERS: Registry = Registry("converter (dataset id)")
 from benchmark.converters import (  # noqa: E402,F401
     cta_a,
     kits21,
+    lidc,
     luna16,
     msd_pancreas,
     pn9,
