@@ -18,6 +18,7 @@ def write_series(
     modality: str = "CT",
     series_number: int = 1,
     reverse_files: bool = False,
+    descending_instances: bool = False,
 ) -> list[str]:
     """One ``.dcm`` file per slice of ``volume`` ``(z, y, x)``; returns the SOP Instance UIDs in slice order."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -38,7 +39,7 @@ def write_series(
             ("0020|0032", f"{origin[0]}\\{origin[1]}\\{z}"),
             ("0020|0037", "1\\0\\0\\0\\1\\0"),
             ("0008|0060", modality),
-            ("0020|0013", str(k + 1)),
+            ("0020|0013", str(volume.shape[0] - k if descending_instances else k + 1)),
             ("0020|0011", str(series_number)),
             ("0008|103e", description),
         ):

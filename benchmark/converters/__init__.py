@@ -16,6 +16,7 @@ CONVERTERS: Registry = Registry("converter (dataset id)")
 
 from benchmark.converters import (  # noqa: E402,F401
     cta_a,
+    duke_breast,
     kits21,
     lidc,
     luna16,

@@ -27,6 +27,7 @@ TAGS = {
     "modality": "0008|0060",
     "description": "0008|103e",
     "series_number": "0020|0011",
+    "instance": "0020|0013",
     "rows": "0028|0010",
     "columns": "0028|0011",
 }
@@ -48,6 +49,7 @@ class DicomSeries:
     positions: tuple[float, ...]
     rows: int = 0
     columns: int = 0
+    instance_numbers: tuple[int, ...] = ()
 
     def slice_of_sop(self) -> dict[str, int]:
         return {uid: k for k, uid in enumerate(self.sop_uids)}
@@ -116,6 +118,7 @@ def scan_dicom_tree(root: Path, limit: int = 20) -> dict[str, DicomSeries]:
             positions=tuple(positions),
             rows=int(first["rows"] or 0),
             columns=int(first["columns"] or 0),
+            instance_numbers=tuple(int(float(t[2]["instance"] or -1)) for t in items),
         )
     return series
 
