@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         converter = CONVERTERS.get(spec.id)
         for flag, value in (("fold", args.fold), ("scheme", args.scheme)):
             if value is not None and flag not in converter.options:
-                checks.add(f"--{flag} applies to LUNA16 only; the {spec.name} converter has no --{flag}")
+                what = "folds" if flag == "fold" else "schemes"
+                checks.add(f"--{flag} applies to LUNA16 only; the {spec.name} converter has no {what} to choose from")
         if args.fold is not None and "fold" in converter.options:
             checks.in_range(args.fold, "--fold", 0, 9)
     checks.raise_if_any()

@@ -69,7 +69,7 @@ def test_missing_subset_is_a_clear_error(tmp_path, capsys):
 
 
 def test_no_converter_lists_valid_ones():
-    with pytest.raises(ValueError, match="Valid names: D01, D02, D03, D06"):
+    with pytest.raises(ValueError, match="Valid names: D01, D02, D03, D04, D05, D06, D07, D08"):
         CONVERTERS.get("D09")
 
 

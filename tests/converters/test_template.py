@@ -99,7 +99,7 @@ def test_option_of_another_dataset_is_refused(tmp_path, capsys):
     src = tmp_path / "Task07_Pancreas"
     _msd_tree(src)
     assert main(["convert", "D01", "--source", str(src), "--out", str(tmp_path / "o"), "--scheme", "9-0-1"]) == 1
-    assert "--scheme applies to LUNA16 only" in capsys.readouterr().err
+    assert "--scheme applies to LUNA16 only; the MSD Pancreas converter has no schemes" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
