@@ -87,6 +87,23 @@ def instances_from_boxes(
     return out, kept, dropped
 
 
+def overlapping_boxes(boxes: np.ndarray) -> list[int]:
+    """Indices of the boxes :func:`instances_from_boxes` drops: those overlapping an earlier kept box.
+
+    Box arithmetic only (no volume), so a provenance can count them for thousands of scans.
+    """
+    b = np.asarray(boxes, dtype=np.int64).reshape(-1, 6)
+    b = np.concatenate([b[:, :3], np.maximum(b[:, 3:], b[:, :3] + 1)], axis=1)
+    kept: list[int] = []
+    dropped: list[int] = []
+    for k in range(len(b)):
+        if kept and np.any(np.all((b[kept, :3] < b[k, 3:]) & (b[k, :3] < b[kept, 3:]), axis=1)):
+            dropped.append(k)
+        else:
+            kept.append(k)
+    return dropped
+
+
 def seeded_split(case_ids: Sequence[str], sizes: SplitSizes, seed: int) -> Splits:
     """A reproducible train/val/test split of ``case_ids`` in the proportions of ``sizes`` (Table 1).
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.converters import CONVERTERS
-from benchmark.converters.common import holdout, instances_from_boxes, seeded_folds
+from benchmark.converters.common import holdout, instances_from_boxes, overlapping_boxes, seeded_folds
 from benchmark.converters.template import ConverterSpec, Options, SourceCase
 from benchmark.core.conventions import Geometry
 from benchmark.core.errors import InputErrors
@@ -195,7 +195,7 @@ def _provenance(cases: list[SourceCase], options: Options) -> dict:
     overlapping = {}
     for c in cases:
         rows = c.info[1]
-        _, _, dropped = instances_from_boxes(_bounds_shape(rows), voxel_boxes(rows), [0] * len(rows))
+        dropped = overlapping_boxes(voxel_boxes(rows))
         if dropped:
             overlapping[c.case_id] = [int(rows.nodule_id[k]) for k in dropped]
     return {
@@ -205,12 +205,6 @@ def _provenance(cases: list[SourceCase], options: Options) -> dict:
         "nodules_dropped_overlapping_an_earlier_box": overlapping,
         "folds": f"{NUM_FOLDS} seeded folds (seed {FOLD_SEED}) over train + val",
     }
-
-
-def _bounds_shape(rows: pd.DataFrame) -> tuple[int, int, int]:
-    if rows.empty:
-        return (1, 1, 1)
-    return tuple(int(v) + 1 for v in rows[["zmax", "ymax", "xmax"]].max().to_numpy())  # type: ignore[return-value]
 
 
 SPEC = CONVERTERS.register(

@@ -63,9 +63,7 @@ def find_cases(source: Path, options: Options) -> list[SourceCase]:
     }
     if not any(_official_part(p) == "val" for p in images.values()):
         raise FileNotFoundError(f"{source}: found no official validation cases (a folder named like 'ribfrac-val-*')")
-    return [
-        SourceCase(c, (images[c], labels[c]), _official_part(images[c]), codes.get(c, {})) for c in sorted(images)
-    ]
+    return [SourceCase(c, (images[c], labels[c]), _official_part(images[c]), codes.get(c, {})) for c in sorted(images)]
 
 
 def load_case(case: SourceCase) -> Case:

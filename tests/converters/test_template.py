@@ -9,7 +9,7 @@ import SimpleITK as sitk
 
 from benchmark.cli import main
 from benchmark.converters import CONVERTERS, msd_pancreas
-from benchmark.converters.common import holdout, instances_from_boxes, relabel, seeded_folds
+from benchmark.converters.common import holdout, instances_from_boxes, overlapping_boxes, relabel, seeded_folds
 from benchmark.converters.template import run_converter
 from benchmark.data.format import PreparedDataset
 from benchmark.datasets import DATASETS
@@ -28,10 +28,9 @@ def test_relabel_keeps_listed_ids_in_order():
 
 
 def test_instances_from_boxes_clips_and_drops_overlaps():
-    inst, classes, dropped = instances_from_boxes(
-        (4, 5, 6), np.array([[0, 0, 0, 2, 2, 2], [1, 1, 1, 3, 3, 3], [3, 4, 5, 3, 9, 9]]), [0, 0, 1]
-    )
-    assert dropped == [1]  # the second box overlaps the first
+    boxes = np.array([[0, 0, 0, 2, 2, 2], [1, 1, 1, 3, 3, 3], [3, 4, 5, 3, 9, 9]])
+    inst, classes, dropped = instances_from_boxes((4, 5, 6), boxes, [0, 0, 1])
+    assert dropped == [1] == overlapping_boxes(boxes)  # the second box overlaps the first
     assert classes == {1: 0, 2: 1}
     assert np.count_nonzero(inst == 1) == 8 and np.argwhere(inst == 2).tolist() == [[3, 4, 5]]
 
