@@ -63,14 +63,18 @@ def relabel(instances: np.ndarray, keep: dict[int, int]) -> tuple[np.ndarray, di
 
 
 def instances_from_boxes(
-    shape: Sequence[int], boxes: np.ndarray, classes: Sequence[int]
+    shape: Sequence[int], boxes: np.ndarray, classes: Sequence[int], overlap: str = "drop"
 ) -> tuple[np.ndarray, dict[int, int], list[int]]:
-    """Box-shaped instance map ``(z, y, x)`` from voxel boxes ``[N, 6]`` ``(z0, y0, x0, z1, y1, x1)``, half-open.
+    """Instance map ``(z, y, x)`` from voxel boxes ``[N, 6]`` ``(z0, y0, x0, z1, y1, x1)``, half-open.
 
-    Box ``k`` becomes instance ``k + 1`` of class ``classes[k]``; boxes are clipped to the image and keep at
-    least one voxel. Where boxes overlap the earlier box keeps the voxels, so a later box would no longer be
-    box-shaped: such boxes are dropped and their indices returned (the caller records them).
+    Kept boxes become instances ``1..K`` in order, of class ``classes[k]``; boxes are clipped to the image and
+    keep at least one voxel. Where boxes overlap the earlier box keeps the shared voxels. ``overlap="drop"``
+    drops a box that overlaps an earlier one (every instance stays box-shaped, as a box-only dataset needs);
+    ``overlap="free"`` gives it its free voxels (its bounding box is usually still its own box) and drops it only
+    when no voxel is free. Returns the map, the classes of the kept instances and the indices of dropped boxes.
     """
+    if overlap not in ("drop", "free"):
+        raise ValueError(f"overlap must be 'drop' or 'free', got {overlap!r}")
     out = np.zeros(tuple(int(v) for v in shape), dtype=np.int32)
     kept: dict[int, int] = {}
     dropped: list[int] = []
@@ -79,10 +83,11 @@ def instances_from_boxes(
         lo = np.clip(box[:3], 0, hi_limit - 1)
         hi = np.maximum(np.clip(box[3:], 0, hi_limit), lo + 1)
         region = out[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-        if np.any(region):
+        free = region == 0
+        if not free.any() or (overlap == "drop" and not free.all()):
             dropped.append(k)
             continue
-        region[...] = len(kept) + 1
+        region[free] = len(kept) + 1
         kept[len(kept) + 1] = int(cls)
     return out, kept, dropped
 

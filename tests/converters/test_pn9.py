@@ -32,6 +32,7 @@ def _fake_pn9(root, n_train=10, n_test=3, npy=False):
             img.SetSpacing((1.0, 1.0, 1.0))
             sitk.WriteImage(img, str(root / f"{pid}.nii.gz"))
     train_rows = [_row(0, 3, 7, 2, 5, 4, 4), _row(0, 10, 14, 9, 12, 6, 9, nid=1, cls="CN")]
+    train_rows += [_row(2, 2, 6, 2, 6, 2, 6), _row(2, 5, 9, 5, 9, 5, 9, nid=1)]  # two overlapping nodules
     test_rows = [_row(pids[n_train], 0, 19, 0, 15, 0, 11)]  # the whole volume: bounds are inclusive
     pd.DataFrame(train_rows, columns=COLUMNS).to_csv(root / "train_anno_center.csv", index=False)
     pd.DataFrame(test_rows, columns=COLUMNS).to_csv(root / "test_anno_center.csv", index=False)
@@ -49,7 +50,7 @@ def test_convert_fake_pn9(tmp_path, capsys):
     assert len(ds.splits.folds) == 5 and sorted(v for f in ds.splits.folds for v in f["val"]) == sorted(
         ds.splits.train + ds.splits.val
     )
-    assert ds.meta.annotation == "boxes" and ds.meta.classes == ["nodule"]
+    assert ds.meta.classes == ["nodule"]
     case = ds.load_case("pn9_0")
     boxes, labels = case.boxes()
     # a one-slice nodule (zmin == zmax == 4) covers slice 4 only; x 3..7 and y 2..5 inclusive
@@ -61,6 +62,9 @@ def test_convert_fake_pn9(tmp_path, capsys):
     npy_case = ds.load_case("pn9_1")  # from 1_clean.npy: 1 mm spacing
     assert npy_case.geometry.spacing == (1.0, 1.0, 1.0) and npy_case.image.shape == (1, *SHAPE)
     assert (out / "official" / "test_anno_center.csv").is_file()
+    # overlapping nodules: both kept, the later one on its free voxels, its box still its own
+    assert ds.load_case("pn9_2").boxes()[0].tolist() == [[2, 2, 2, 7, 7, 7], [5, 5, 5, 10, 10, 10]]
+    assert ds.meta.provenance["nodules_overlapping_an_earlier_box"] == {"pn9_2": [1]}
 
 
 @pytest.mark.parametrize(

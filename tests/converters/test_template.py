@@ -33,6 +33,9 @@ def test_instances_from_boxes_clips_and_drops_overlaps():
     assert dropped == [1] == overlapping_boxes(boxes)  # the second box overlaps the first
     assert classes == {1: 0, 2: 1}
     assert np.count_nonzero(inst == 1) == 8 and np.argwhere(inst == 2).tolist() == [[3, 4, 5]]
+    free, classes, dropped = instances_from_boxes((4, 5, 6), boxes, [0, 0, 1], overlap="free")
+    assert dropped == [] and classes == {1: 0, 2: 0, 3: 1}
+    assert np.count_nonzero(free == 2) == 7  # the shared voxel stays with the first box
 
 
 def test_holdout_and_folds():
