@@ -17,10 +17,11 @@ Box rule: the bounds are *inclusive* voxel indices. Evidence: 923 of the 4,690 t
 is then the centre voxel. A nodule is stored as the instance over voxels ``min..max`` on each axis (detbench box
 ``[min, max + 1)``); all nine PN9 nodule types become the one class ``nodule`` (the type is kept in
 ``ROOT/official/``). A box sticking out of the volume, bounds with ``min > max`` or centres that disagree with the
-bounds are errors. Boxes overlap (49 of the 4,690 test nodules overlap an earlier box of their scan): the earlier
-nodule keeps the shared voxels and the later one gets its free voxels, so no nodule is lost and its bounding box
-stays its own unless the overlap covers a whole face; the overlapping nodules are listed in the provenance. For
-that reason the prepared PN9 is stored as ``masks`` (the registry's kind), not as box-shaped ``boxes``.
+bounds are errors. Boxes overlap: the earlier nodule keeps the shared voxels and the later one gets its free
+voxels. On the released test table (4,690 nodules) 49 overlap an earlier box; 4 of them lie wholly inside earlier
+boxes and are lost, 16 get a smaller bounding box, 29 keep theirs (keeping only box-shaped instances would lose
+all 49). The overlapping nodules are listed in the provenance. For that reason the prepared PN9 is stored as
+``masks`` (the registry's kind), not as box-shaped ``boxes``.
 
 Splits: the official test list is the test split; with a ``val.txt`` the official validation list is val,
 otherwise a seeded hold-out of the training list in the paper's 6037:670 proportion. Five seeded folds over
