@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "benchmark.commands.evaluate",
     "benchmark.commands.preprocess",
     "benchmark.commands.train",
+    "benchmark.commands.pretrain",
     "benchmark.commands.import_weights",
     "benchmark.commands.run",
     "benchmark.commands.analyze",
