@@ -58,7 +58,10 @@ def bezier_transform(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def local_shuffle(x: np.ndarray, rng: np.random.Generator, blocks: int | None = None) -> np.ndarray:
-    """Permute the voxels inside random small blocks (sides 1..patch/10) of a ``(C, z, y, x)`` patch."""
+    """Permute the voxels inside random small blocks (sides 1..patch/10) of a ``(C, z, y, x)`` patch.
+
+    Blocks may overlap; each permutes the values currently there, so the patch's values are only rearranged.
+    """
     shape = x.shape[1:]
     n = (
         blocks
@@ -71,7 +74,7 @@ def local_shuffle(x: np.ndarray, rng: np.random.Generator, blocks: int | None = 
         start = [int(rng.integers(0, s - b + 1)) for s, b in zip(shape, size, strict=True)]
         region = tuple(slice(a, a + b) for a, b in zip(start, size, strict=True))
         for c in range(x.shape[0]):
-            block = x[(c, *region)].ravel()
+            block = out[(c, *region)].ravel()  # the current values: each step is a permutation
             out[(c, *region)] = rng.permutation(block).reshape(size)
     return out
 
