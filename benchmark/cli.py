@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "benchmark.commands.train",
     "benchmark.commands.baseline",
     "benchmark.commands.predict",
+    "benchmark.commands.pretrain",
     "benchmark.commands.import_weights",
     "benchmark.commands.run",
     "benchmark.commands.analyze",
