@@ -80,7 +80,7 @@ SCALES: dict[str, ScaleConfig] = {
     "tiny": ScaleConfig(
         name="tiny",
         max_inplane_voxels=40,
-        fov_scale=0.4,
+        fov_scale=0.15,
         fixed_splits=SplitSizes(train=4, val=2, test=2, external_test=2),
         min_slices=16,
         min_object_extent_voxels=2.0,
