@@ -29,7 +29,7 @@ DEFAULT_DATASETS = ("S01", "S03", "S06")
 DEFAULT_MODELS: tuple[ModelKey, ...] = (
     ("retina_unet", "default"),
     ("retina_unet", "fixed"),
-    ("retina_unet", "multitalent"),
+    ("retina_unet", "mt"),
     ("resenc_deformable_detr", "default"),
     ("resenc_deformable_detr", "fixed"),
     ("resenc_deformable_detr", "voco"),
@@ -45,11 +45,11 @@ _ARCH_EFFECT = {
 _PRETRAIN_EFFECT = {
     "default": 0.0,
     "fixed": 0.03,
-    "multitalent": 0.05,
+    "mt": 0.05,
     "voco": -0.02,
     "mae": 0.08,
     "s3d": 0.07,
-    "models_genesis": 0.07,
+    "mg": 0.07,
 }
 _SHAPE = 64
 

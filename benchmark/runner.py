@@ -59,10 +59,13 @@ class SuiteResult:
 
 
 def suite_grid(cfg: SuiteConfig) -> list[tuple[str, str, str]]:
-    """(dataset id, architecture, pre-training) triples, validated against the registries."""
+    """(dataset id, architecture, pre-training) triples, validated against the registries.
+
+    Combinations the paper does not run (Table 3: a self-supervised setting on a plain encoder) are left out.
+    """
     from benchmark.datasets import resolve_suite
     from models.registry import ARCHITECTURES
-    from pretraining.registry import PRETRAINING
+    from pretraining.registry import PRETRAINING, applicable
 
     specs = resolve_suite(cfg.suite)
     for name in cfg.architectures:
@@ -70,7 +73,8 @@ def suite_grid(cfg: SuiteConfig) -> list[tuple[str, str, str]]:
     for name in cfg.pretraining:
         PRETRAINING.get(name)
     ids = [s.twin_id if not cfg.real else s.id for s in specs]
-    return list(itertools.product(ids, cfg.architectures, cfg.pretraining))
+    grid = itertools.product(ids, cfg.architectures, cfg.pretraining)
+    return [(d, a, p) for d, a, p in grid if applicable(PRETRAINING.get(p), a)]
 
 
 def training_seeds(cfg: SuiteConfig) -> tuple[int, ...]:

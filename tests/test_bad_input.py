@@ -244,7 +244,7 @@ CASES = [
         "datasets-two-unknown", "datasets --suite D01,LIDCC,X1", "Unknown datasets 'LIDCC', 'X1'. Did you mean 'LIDC'"
     ),
     # convert
-    case("convert-no-converter", "convert D04 --source msd --out conv", "no converter for D04 (LIDC) yet"),
+    case("convert-wrong-folder", "convert D04 --source msd --out conv", "no readers' XML (*.xml) found"),
     case("convert-dataset-typo", "convert LUNA61 --source luna --out conv", "Did you mean 'LUNA16'?"),
     case("convert-source-missing", "convert D01 --source nowhere --out conv", "--source nowhere: not found"),
     case("convert-source-is-file", "convert D01 --source afile --out conv", "--source afile: is a file"),

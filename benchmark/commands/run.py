@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     checks = Checks()
     archs, pretrainings = list(_names(args.archs)), list(_names(args.pretraining))
     check_training(
-        checks, archs, pretrainings, args.profile, args.seed, args.workers, args.device, "--archs", "--pretraining"
+        checks, archs, pretrainings, args.profile, args.seed, args.workers, args.device, "--archs", "--pretraining",
+        each_architecture=False,
     )
     checks.at_least(args.replicates, "--replicates")
     seeds = checks.seed_list(args.seeds)
