@@ -9,9 +9,10 @@ A case's image channel is (optionally) smoothed with a Gaussian, thresholded to 
 * ``mean``: the component's mean intensity (in the smoothed channel), brighter first;
 * ``compactness``: voxels / bounding-box volume, blob-like components before thin or branching ones.
 
-Scores are then mapped into (0, 1) by a logistic ``1 / (1 + exp(-(s - score_centre) / score_scale))`` whose
-centre and scale come from the validation components (median and spread, :func:`calibrate`): strictly
-increasing (up to float saturation far outside the validation range), so mAP and FROC are unchanged, but
+Scores are then mapped into (0, 1) by ``0.5 + arctan((s - score_centre) / score_scale) / pi``, whose centre
+and scale come from the validation components (median and spread, :func:`calibrate`): strictly increasing, and
+with tails that fall off as ``1/s`` (a logistic would round far-out scores to exactly 1 and tie them), so mAP and
+FROC are unchanged, but
 protocols that threshold probabilities (RibFrac's curve at 0, 0.01, ..., 0.99) see values in their range.
 
 The detector is class-agnostic: on a dataset with several classes every box is reported once per class with
@@ -49,7 +50,7 @@ class ClassicalParams:
     score: str = "size"
     sigma: float = 0.0  # Gaussian smoothing in voxels before thresholding (0: none)
     channel: int = 0
-    score_centre: float | None = None  # logistic calibration of the score into (0, 1); None: raw scores
+    score_centre: float | None = None  # calibration of the score into (0, 1) (arctan); None: raw scores
     score_scale: float = 1.0
 
     def __post_init__(self) -> None:
@@ -136,7 +137,7 @@ def select(
     order = np.argsort(-scores, kind="stable")[:MAX_DETECTIONS]
     boxes, scores = boxes[order], scores[order]
     if params.score_centre is not None:
-        scores = 1.0 / (1.0 + np.exp(-(scores - params.score_centre) / params.score_scale))
+        scores = 0.5 + np.arctan((scores - params.score_centre) / params.score_scale) / np.pi
     k = len(scores)
     return (
         np.tile(boxes, (n_classes, 1)).reshape(-1, 6),
@@ -146,7 +147,7 @@ def select(
 
 
 def calibrate(raw_scores: np.ndarray, params: ClassicalParams) -> ClassicalParams:
-    """``params`` with the logistic centre (median) and scale ((90th - 10th percentile) / 4, else 1) of
+    """``params`` with the calibration centre (median) and scale ((90th - 10th percentile) / 4, else 1) of
     ``raw_scores``, the uncalibrated scores of the components ``params`` keeps on the validation cases."""
     from dataclasses import replace
 
