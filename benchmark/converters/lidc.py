@@ -211,7 +211,7 @@ def find_cases(source: Path, options: Options) -> list[SourceCase]:
     xmls = sorted(source.rglob("*.xml"))
     if not xmls:
         raise FileNotFoundError(f"{source}: no readers' XML (*.xml) found; expected the TCIA LIDC-IDRI download")
-    series = scan_dicom_tree(source)
+    series = scan_dicom_tree(source, workers=int(options.get("workers", 1)))
     problems, xml_of = [], {}
     for path in xmls:
         try:
