@@ -76,9 +76,15 @@ def no_learning_figure(note: str, detail: str = "", title: str = "") -> Figure:
     return fit_to_contents(fig)
 
 
+_REFERENCE_COLOR = "#B0B0B0"  # reference rows (the classical baseline): grey and hatched, apart from the models
+
+
 def _colors(architectures: Sequence[str]) -> dict[str, str]:
-    ordered = _order(list(dict.fromkeys(architectures)), ARCHITECTURE_ORDER)
-    return {a: _PALETTE[i % len(_PALETTE)] for i, a in enumerate(ordered)}
+    from analysis.store import is_reference
+
+    ordered = [a for a in _order(list(dict.fromkeys(architectures)), ARCHITECTURE_ORDER) if not is_reference(a)]
+    colors = {a: _PALETTE[i % len(_PALETTE)] for i, a in enumerate(ordered)}
+    return {**colors, **{a: _REFERENCE_COLOR for a in architectures if is_reference(a)}}
 
 
 def _model_order(frame: pd.DataFrame, column: str) -> list[tuple[str, str]]:
@@ -112,9 +118,13 @@ def _rank_boxes(ax, frame: pd.DataFrame, models: list[tuple[str, str]], column: 
     data = [groups.get_group(m).dropna().to_numpy() for m in models]
     parts = ax.boxplot(data, positions=np.arange(len(models)), widths=0.6, showfliers=False, patch_artist=True,
                        medianprops={"color": "black"}, **_HORIZONTAL)
+    from analysis.store import is_reference
+
     for patch, (arch, _) in zip(parts["boxes"], models, strict=True):
         patch.set_facecolor(colors[arch])
         patch.set_alpha(0.6)
+        if is_reference(arch):
+            patch.set_hatch("//")
     means = [d.mean() if len(d) else np.nan for d in data]
     ax.plot(means, np.arange(len(models)), "o", color="black", ms=3, label="mean")
     ax.set_yticks(np.arange(len(models)))

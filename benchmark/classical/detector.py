@@ -9,6 +9,11 @@ A case's image channel is (optionally) smoothed with a Gaussian, thresholded to 
 * ``mean``: the component's mean intensity (in the smoothed channel), brighter first;
 * ``compactness``: voxels / bounding-box volume, blob-like components before thin or branching ones.
 
+Scores are then mapped into (0, 1) by a logistic ``1 / (1 + exp(-(s - score_centre) / score_scale))`` whose
+centre and scale come from the validation components (median and spread, :func:`calibrate`): strictly
+increasing (up to float saturation far outside the validation range), so mAP and FROC are unchanged, but
+protocols that threshold probabilities (RibFrac's curve at 0, 0.01, ..., 0.99) see values in their range.
+
 The detector is class-agnostic: on a dataset with several classes every box is reported once per class with
 the same score (a detector that cannot tell classes apart cannot do better in expectation). Every parameter is
 chosen on the validation split by :mod:`benchmark.classical.tuning`.
@@ -27,7 +32,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["SCORES", "ClassicalParams", "Components", "components", "detect", "select"]
+__all__ = ["SCORES", "ClassicalParams", "Components", "calibrate", "components", "detect", "select"]
 
 SCORES = ("size", "mean", "compactness")
 MAX_DETECTIONS = 100  # per case and class, as the matcher keeps (nnDetection's default)
@@ -44,6 +49,8 @@ class ClassicalParams:
     score: str = "size"
     sigma: float = 0.0  # Gaussian smoothing in voxels before thresholding (0: none)
     channel: int = 0
+    score_centre: float | None = None  # logistic calibration of the score into (0, 1); None: raw scores
+    score_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.low < self.high:
@@ -56,6 +63,8 @@ class ClassicalParams:
             raise ValueError(f"unknown score {self.score!r}; valid: {', '.join(SCORES)}")
         if self.sigma < 0 or self.channel < 0:
             raise ValueError("sigma and channel must be >= 0")
+        if not self.score_scale > 0:
+            raise ValueError(f"score_scale must be > 0, got {self.score_scale}")
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -126,12 +135,27 @@ def select(
     boxes, scores = comps.boxes[keep], comps.scores(params.score)[keep]
     order = np.argsort(-scores, kind="stable")[:MAX_DETECTIONS]
     boxes, scores = boxes[order], scores[order]
+    if params.score_centre is not None:
+        scores = 1.0 / (1.0 + np.exp(-(scores - params.score_centre) / params.score_scale))
     k = len(scores)
     return (
         np.tile(boxes, (n_classes, 1)).reshape(-1, 6),
         np.tile(scores, n_classes),
         np.repeat(np.arange(n_classes, dtype=np.int64), k),
     )
+
+
+def calibrate(raw_scores: np.ndarray, params: ClassicalParams) -> ClassicalParams:
+    """``params`` with the logistic centre (median) and scale ((90th - 10th percentile) / 4, else 1) of
+    ``raw_scores``, the uncalibrated scores of the components ``params`` keeps on the validation cases."""
+    from dataclasses import replace
+
+    raw = np.asarray(raw_scores, dtype=np.float64)
+    if raw.size == 0:
+        return replace(params, score_centre=0.0, score_scale=1.0)
+    lo, mid, hi = np.percentile(raw, [10, 50, 90])
+    spread = (hi - lo) / 4.0
+    return replace(params, score_centre=float(mid), score_scale=float(spread) if spread > 0 else 1.0)
 
 
 def detect(image: np.ndarray, params: ClassicalParams, n_classes: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -72,7 +73,13 @@ def test_tuning_picks_the_best_grid_point_on_validation():
         values[p] = map_from_matches(match_detections(preds, gt, ["lesion"])).map
     assert result.n_points == len(values) == grid.size(1)
     assert result.val_map == pytest.approx(max(values.values()))
-    assert values[result.params] == pytest.approx(result.val_map)
+    raw = dataclasses.replace(result.params, score_centre=None, score_scale=1.0)
+    assert values[raw] == pytest.approx(result.val_map)
+    # the calibrated scores lie in (0, 1) and give the same validation mAP (a strictly increasing map)
+    calibrated = {c: detect(im, result.params) for c, im in images.items()}
+    scores = np.concatenate([s for _, s, _ in calibrated.values()])
+    assert result.params.score_centre is not None and ((scores > 0) & (scores < 1)).all()
+    assert map_from_matches(match_detections(calibrated, gt, ["lesion"])).map == pytest.approx(result.val_map)
     assert result.val_map > 0.9  # the objects are separable from the slab by size: the grid finds it
     assert result.top[0][0] == pytest.approx(result.val_map)
     assert len(values) > 50 and min(values.values()) < 0.5  # and most grid points are worse
@@ -114,6 +121,7 @@ def test_reference_row_end_to_end(tiny_twin, tmp_path):
     assert all(c.centers_world is not None for c in preds.cases.values())
     # scored by the dataset's protocols; provenance carries the tuned parameters and the validation score
     assert set(result.metrics) == {"map@0.1", "froc@0.1", "luna16"}
+    assert all(((c.scores > 0) & (c.scores < 1)).all() for c in preds.cases.values())  # probabilities
     record = json.loads(result.result_file.read_text())
     assert record["reference"] is True
     assert record["provenance"]["classical"]["params"] == result.params
@@ -159,3 +167,10 @@ def test_analysis_shows_the_reference_row_labelled(tmp_path):
     assert "Reference rows" in (out / "README.md").read_text()
     assert json.loads((out / "summary.json").read_text())["reference_models"] == [["classical", "none"]]
     assert (out / "figures" / "fig2_ranking_overview_map.png").is_file()
+    from analysis.figures import ranking_overview_figure
+
+    fig = ranking_overview_figure(result.replicates, result.deltas)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "Classical (reference) · no learning" in labels
+    hatched = [p.get_hatch() for p in fig.axes[0].patches]
+    assert hatched.count("//") == 1  # the reference box alone is hatched
