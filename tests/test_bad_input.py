@@ -247,6 +247,7 @@ EVAL = "evaluate --dataset ds --predictions preds.json"
 TRAIN = "train --dataset ds --profile tiny"
 SCANS = "ds/imagesTs"
 PREDICT = f"predict --model ds --input {SCANS} --out p.json"
+PRE = "pretrain --method mae --profile tiny --out pt"
 RUN = "run --suite S06 --archs retina_unet --pretraining fixed --profile tiny --store results"
 CASES = [
     # datasets: names through the registry, "did you mean" for suites, ids, twin ids and names
@@ -488,6 +489,31 @@ CASES = [
     case("train-seeds-not-numbers", f"{TRAIN} --seeds 0,one", "--seeds '0,one': give comma-separated integers"),
     case("train-seeds-repeated", f"{TRAIN} --seeds 1,1", "seeds must be distinct integers >= 0"),
     case("train-seeds-with-out", f"{TRAIN} --seeds 0,1 --out myrun", "--out names one run folder"),
+    # train with a study pre-training setting (weights from a record or a cached synthetic pre-training)
+    case("train-ssl-on-plain", f"{TRAIN} --pretraining mae", "MAE applies to resenc_retina_unet, resenc_deformable"),
+    case(
+        "train-pretrained-with-weights",
+        f"{TRAIN} --arch resenc_retina_unet --pretraining mg --weights afile",
+        "--pretraining mg: brings its own weights",
+    ),
+    case("train-pretrained-cache-is-file", f"{TRAIN} --pretrained-cache afile", "--pretrained-cache afile: is a file"),
+    case("run-ssl-only-on-plain", f"{RUN} --pretraining voco", "VoCo applies to resenc_retina_unet"),
+    # pretrain: every argument and path before any corpus is generated or volume read
+    case("pretrain-method-typo", f"{PRE} --method maee", "Did you mean 'mae'?"),
+    case("pretrain-encoder-unknown", f"{PRE} --encoder vit", "--encoder 'vit': use plain or resenc"),
+    case("pretrain-profile-typo", f"{PRE} --profile tinyy", "Unknown pre-training profile 'tinyy'"),
+    case("pretrain-negative-seed", f"{PRE} --seed -2", "--seed must be >= 0, got -2"),
+    case("pretrain-max-steps-zero", f"{PRE} --max-steps 0", "--max-steps must be >= 1, got 0"),
+    case("pretrain-out-is-file", "pretrain --method mae --out afile", "--out afile: is a file"),
+    case("pretrain-out-under-file", "pretrain --method mae --out afile/pt", "cannot be created, afile is a file"),
+    case("pretrain-out-not-a-run", "pretrain --method mae --out ds", "--out ds: a non-empty folder that is not a pre"),
+    case("pretrain-data-missing", f"{PRE} --data nowhere", "--data nowhere: not found"),
+    case("pretrain-data-is-file", f"{PRE} --data afile", "--data afile: is a file"),
+    case("pretrain-data-without-volumes", f"{PRE} --data store", "no volumes found"),
+    case("pretrain-out-is-data", "pretrain --method mae --data msd --out msd", "--out msd: is the --data folder"),
+    case("pretrain-cache-is-file", f"{PRE} --cache afile", "--cache afile: is a file"),
+    case("pretrain-cuda-without-gpu", f"{PRE} --device cuda", "--device cuda: no CUDA device is available"),
+    case("pretrain-no-method", "pretrain --out pt", "the following arguments are required: --method", code=2),
     case("run-seeds-negative", f"{RUN} --seeds 0,-1", "seeds must be distinct integers >= 0"),
     # run: a bad --store or --replicates is reported before the first experiment, not after all of them
     case("run-suite-typo", f"{RUN} --suite dve", "Did you mean 'dev'?"),
