@@ -265,6 +265,7 @@ class SupervisedPatchSource:
             raise ValueError("at least one supervised dataset is needed")
         self.root = None if root is None else Path(root)
         self.cases: dict[str, list[SupervisedCase]] = self._load_or_generate()
+        self._cases_sha256: str | None = None
 
     # -- data ------------------------------------------------------------------------------------------
     def _manifest(self) -> dict[str, Any]:
@@ -344,12 +345,15 @@ class SupervisedPatchSource:
 
     def describe(self) -> dict[str, Any]:
         """The checkpoint's ``data`` record: kind, seed, scale, datasets (channels, classes, cases), cases' hash."""
-        h = hashlib.sha256()
+        if self._cases_sha256 is None:  # the cases never change: hash them once
+            h = hashlib.sha256()
+            for name in self.dataset_names:
+                for case in self.cases[name]:
+                    h.update(case.sha256().encode())
+            self._cases_sha256 = h.hexdigest()
         datasets = {}
         for name in self.dataset_names:
             d = SUPERVISED_DATASETS[name]
-            for case in self.cases[name]:
-                h.update(case.sha256().encode())
             datasets[name] = {
                 "channels": d.in_channels,
                 "classes": list(d.class_names),
@@ -366,6 +370,6 @@ class SupervisedPatchSource:
             "patch_size": list(self.patch_size),
             "root": None if self.root is None else str(self.root),
             "datasets": datasets,
-            "cases_sha256": h.hexdigest(),
+            "cases_sha256": self._cases_sha256,
             "note": "Organ/structure masks of synthetic scenes; seed streams disjoint from the twins S01-S08.",
         }

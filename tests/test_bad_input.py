@@ -217,6 +217,17 @@ def read_only_folder(root: Path) -> None:
     (root / "ro").chmod(0o555)
 
 
+def old_run_folder(root: Path) -> None:
+    (root / "oldrun").mkdir()
+    (root / "oldrun" / "train_config.json").write_text("{}")
+    (root / "oldrun" / "model_final.pt").write_bytes(b"weights")
+
+
+def corrupt_predictor(root: Path) -> None:
+    old_run_folder(root)
+    (root / "oldrun" / "predictor.json").write_text("{oops")
+
+
 # -- the cases -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Case:
@@ -234,6 +245,9 @@ def case(id: str, argv: str, message: str, setup=None, code: int = 1, not_as_roo
 
 EVAL = "evaluate --dataset ds --predictions preds.json"
 TRAIN = "train --dataset ds --profile tiny"
+SCANS = "ds/imagesTs"
+PREDICT = f"predict --model ds --input {SCANS} --out p.json"
+PRE = "pretrain --method mae --profile tiny --out pt"
 RUN = "run --suite S06 --archs retina_unet --pretraining fixed --profile tiny --store results"
 CASES = [
     # datasets: names through the registry, "did you mean" for suites, ids, twin ids and names
@@ -475,6 +489,31 @@ CASES = [
     case("train-seeds-not-numbers", f"{TRAIN} --seeds 0,one", "--seeds '0,one': give comma-separated integers"),
     case("train-seeds-repeated", f"{TRAIN} --seeds 1,1", "seeds must be distinct integers >= 0"),
     case("train-seeds-with-out", f"{TRAIN} --seeds 0,1 --out myrun", "--out names one run folder"),
+    # train with a study pre-training setting (weights from a record or a cached synthetic pre-training)
+    case("train-ssl-on-plain", f"{TRAIN} --pretraining mae", "MAE applies to resenc_retina_unet, resenc_deformable"),
+    case(
+        "train-pretrained-with-weights",
+        f"{TRAIN} --arch resenc_retina_unet --pretraining mg --weights afile",
+        "--pretraining mg: brings its own weights",
+    ),
+    case("train-pretrained-cache-is-file", f"{TRAIN} --pretrained-cache afile", "--pretrained-cache afile: is a file"),
+    case("run-ssl-only-on-plain", f"{RUN} --pretraining voco", "VoCo applies to resenc_retina_unet"),
+    # pretrain: every argument and path before any corpus is generated or volume read
+    case("pretrain-method-typo", f"{PRE} --method maee", "Did you mean 'mae'?"),
+    case("pretrain-encoder-unknown", f"{PRE} --encoder vit", "--encoder 'vit': use plain or resenc"),
+    case("pretrain-profile-typo", f"{PRE} --profile tinyy", "Unknown pre-training profile 'tinyy'"),
+    case("pretrain-negative-seed", f"{PRE} --seed -2", "--seed must be >= 0, got -2"),
+    case("pretrain-max-steps-zero", f"{PRE} --max-steps 0", "--max-steps must be >= 1, got 0"),
+    case("pretrain-out-is-file", "pretrain --method mae --out afile", "--out afile: is a file"),
+    case("pretrain-out-under-file", "pretrain --method mae --out afile/pt", "cannot be created, afile is a file"),
+    case("pretrain-out-not-a-run", "pretrain --method mae --out ds", "--out ds: a non-empty folder that is not a pre"),
+    case("pretrain-data-missing", f"{PRE} --data nowhere", "--data nowhere: not found"),
+    case("pretrain-data-is-file", f"{PRE} --data afile", "--data afile: is a file"),
+    case("pretrain-data-without-volumes", f"{PRE} --data store", "no volumes found"),
+    case("pretrain-out-is-data", "pretrain --method mae --data msd --out msd", "--out msd: is the --data folder"),
+    case("pretrain-cache-is-file", f"{PRE} --cache afile", "--cache afile: is a file"),
+    case("pretrain-cuda-without-gpu", f"{PRE} --device cuda", "--device cuda: no CUDA device is available"),
+    case("pretrain-no-method", "pretrain --out pt", "the following arguments are required: --method", code=2),
     case("run-seeds-negative", f"{RUN} --seeds 0,-1", "seeds must be distinct integers >= 0"),
     # run: a bad --store or --replicates is reported before the first experiment, not after all of them
     case("run-suite-typo", f"{RUN} --suite dve", "Did you mean 'dev'?"),
@@ -501,6 +540,25 @@ CASES = [
     case("baseline-store-not-a-store", "baseline --dataset ds --store msd", "a non-empty folder that is not a results"),
     case("baseline-out-is-dataset", "baseline --dataset ds --out ds", "--out ds: is the dataset folder"),
     case("baseline-real-not-prepared", "baseline --dataset D06", "D06 (LUNA16) is not prepared"),
+    # predict: the run folder, the inputs and the output are checked before any scan is read
+    case("predict-model-missing", f"{PREDICT} --model nowhere", "--model nowhere: not found"),
+    case("predict-model-not-a-run", PREDICT, "not a run folder written by `benchmark train` (no predictor.json)"),
+    case("predict-old-run", f"predict --model oldrun --input {SCANS} --out p.json", "has no predictor.json",
+         old_run_folder),
+    case("predict-corrupt-predictor", f"predict --model oldrun --input {SCANS} --out p.json", "not valid JSON",
+         corrupt_predictor),
+    case("predict-input-missing", "predict --model ds --input nowhere --out p.json", "--input nowhere: not found"),
+    case("predict-input-unsupported", "predict --model ds --input afile --out p.json", "not a supported image file"),
+    case("predict-input-no-scans", "predict --model ds --input luna --out p.json", "no image files"),
+    case("predict-out-is-folder", f"predict --model ds --input {SCANS} --out ds", "--out ds: is a folder"),
+    case("predict-out-under-file", f"{PREDICT} --out afile/p.json", "cannot be created, afile is a file"),
+    case(
+        "predict-out-is-input",
+        "predict --model ds --input ds/imagesTs/c_004_0000.nii.gz --out ds/imagesTs/c_004_0000.nii.gz",
+        "is an input of this command",
+    ),
+    case("predict-cuda-without-gpu", f"{PREDICT} --device cuda", "--device cuda: no CUDA device is available"),
+    case("predict-bad-device", f"{PREDICT} --device gpu", "invalid choice: 'gpu'", code=2),
 ]
 
 

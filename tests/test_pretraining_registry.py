@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from analysis.reported_results import PRETRAINING_IDS
@@ -20,3 +22,60 @@ def test_custom_weights_setting_is_not_a_study_row():
 def test_unknown_setting_lists_the_valid_ones():
     with pytest.raises(ValueError, match="Valid names: .*default, fixed"):
         PRETRAINING.get("maee")
+
+
+def test_study_settings_have_table3_labels_and_architectures():
+    import csv
+    from importlib import resources
+
+    with (resources.files("analysis") / "reported" / "eckstein2025_table3_test.csv").open() as fh:
+        rows = {(r["architecture"], r["pretraining"]) for r in csv.DictReader(fh)}
+    ids = {"RetUNet": "retina_unet", "DefDETR": "deformable_detr", "ResEnc-RetUNet": "resenc_retina_unet",
+           "ResEnc-DefDETR": "resenc_deformable_detr"}
+    for name in ("mt", "mae", "s3d", "mg", "voco"):
+        spec = PRETRAINING.get(name)
+        assert spec.weights == "pretrained" and spec.preprocessing == "fixed" and spec.study
+        assert PRETRAINING_IDS[spec.paper_label] == name
+        reported = {ids[a] for a, p in rows if p == spec.paper_label}
+        assert set(spec.architectures) == reported  # Table 3: MT on all four, SSL on the ResEnc detectors
+    assert PRETRAINING.get("mt").method == "multitalent" and PRETRAINING.get("mg").method == "mg"
+
+
+def test_ssl_setting_on_a_plain_encoder_is_an_error():
+    from pretraining.registry import check_applicable
+
+    check_applicable(PRETRAINING.get("mt"), "retina_unet")
+    check_applicable(PRETRAINING.get("mae"), "resenc_deformable_detr")
+    with pytest.raises(ValueError, match="applies to resenc_retina_unet, resenc_deformable_detr only"):
+        check_applicable(PRETRAINING.get("mae"), "deformable_detr")
+
+
+def test_weights_source_prefers_a_present_record_and_keys_the_cache(tmp_path, monkeypatch):
+    from pretraining.registry import pretrained_cache_dir, weights_source
+
+    monkeypatch.setenv("DETBENCH_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.delenv("DETBENCH_PRETRAINED", raising=False)
+    mae = PRETRAINING.get("mae")
+    source = weights_source(mae, "resenc_retina_unet", "tiny", cache_dir=tmp_path / "cache")
+    assert source.kind == "synthetic" and source.path == tmp_path / "cache" / "mae" / "resenc" / "tiny_seed0"
+    assert source.checkpoint == source.path / "pretrained.pt"
+    mt = weights_source(PRETRAINING.get("mt"), "retina_unet", "cpu", seed=2, data_root=tmp_path / "d")
+    assert mt.path == tmp_path / "d" / "pretrained" / "multitalent" / "plain" / "cpu_seed2"
+    monkeypatch.setenv("DETBENCH_PRETRAINED", str(tmp_path / "env"))
+    assert pretrained_cache_dir() == tmp_path / "env" and pretrained_cache_dir("x") == Path("x")
+    record = tmp_path / "weights" / "mae_resencl"
+    record.mkdir(parents=True)
+    (record / "checkpoint_final.pth").write_bytes(b"downloaded")
+    found = weights_source(mae, "resenc_retina_unet", "tiny")
+    assert found.kind == "record" and found.path == record and found.record == "mae_resencl"
+
+
+def test_run_grid_leaves_out_ssl_on_plain_encoders():
+    from benchmark.runner import SuiteConfig, suite_grid
+
+    cfg = SuiteConfig(suite="S06", architectures=("retina_unet", "resenc_retina_unet"), pretraining=("fixed", "mae"))
+    assert suite_grid(cfg) == [
+        ("S06", "retina_unet", "fixed"),
+        ("S06", "resenc_retina_unet", "fixed"),
+        ("S06", "resenc_retina_unet", "mae"),
+    ]

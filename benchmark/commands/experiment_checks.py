@@ -39,6 +39,7 @@ def check_training(
     """
     from benchmark.training.profiles import PROFILES
     from models.registry import ARCHITECTURES
+    from pretraining.methods import load_methods
     from pretraining.profiles import PRETRAINING_PROFILES
     from pretraining.registry import PRETRAINING, applicable
 
@@ -74,6 +75,11 @@ def check_training(
                             f"{pretraining_flag} {name}: {setting.paper_label} applies to "
                             f"{', '.join(setting.architectures or ())} only (Table 3), not to {arch}"
                         )
+            if setting.method not in load_methods() and not _record_present(setting):
+                checks.add(
+                    f"{pretraining_flag} {name}: its method {setting.method!r} is not part of this installation and "
+                    "no published checkpoint of it is on this machine; use --pretraining custom --weights FILE"
+                )
             if profile in PROFILES and profile not in PRETRAINING_PROFILES:
                 checks.add(f"--profile {profile}: no pre-training profile of that name for {pretraining_flag} {name}")
     if pretrained_cache is not None:
@@ -95,6 +101,17 @@ def check_training(
 
         if not torch.cuda.is_available():
             checks.add("--device cuda: no CUDA device is available; use --device cpu or auto")
+
+
+def _record_present(setting) -> bool:  # noqa: ANN001 - pretraining.registry.PretrainingSpec
+    """Whether a published checkpoint of ``setting`` (any encoder) is on this machine."""
+    from pretraining.weights import WEIGHTS, weights_dir
+
+    for name in setting.records.values():
+        record = WEIGHTS.get(name)
+        if (weights_dir() / record.name / record.file_name).is_file():
+            return True
+    return False
 
 
 def check_dataset(

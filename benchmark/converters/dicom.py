@@ -83,18 +83,43 @@ def _normal_position(meta: dict[str, str]) -> float:
     return float(np.dot(position, normal))
 
 
-def scan_dicom_tree(root: Path, limit: int = 20) -> dict[str, DicomSeries]:
-    """Every DICOM series under ``root`` (``*.dcm`` files, any depth), by Series Instance UID."""
-    groups: dict[str, list[tuple[float, Path, dict[str, str]]]] = {}
-    problems: list[str] = []
-    for path in sorted(Path(root).rglob("*.dcm")):
+def _headers(paths: list[Path]) -> list[tuple[Path, dict[str, str] | str]]:
+    """Header of each file, or the one-line problem reading it."""
+    out: list[tuple[Path, dict[str, str] | str]] = []
+    for path in paths:
         try:
             meta = _header(path)
             if not meta["series"] or not meta["position"]:
                 raise ValueError(f"{path}: DICOM without Series Instance UID or Image Position (not an image slice?)")
-            groups.setdefault(meta["series"], []).append((_normal_position(meta), path, meta))
+            out.append((path, meta))
         except ValueError as err:
-            problems.append(str(err))
+            out.append((path, str(err)))
+    return out
+
+
+def scan_dicom_tree(root: Path, limit: int = 20, workers: int = 1) -> dict[str, DicomSeries]:
+    """Every DICOM series under ``root`` (``*.dcm`` files, any depth), by Series Instance UID.
+
+    With ``workers > 1`` the headers are read by that many processes (chunks of files).
+    """
+    paths = sorted(Path(root).rglob("*.dcm"))
+    if workers > 1 and len(paths) > 256:
+        from joblib import Parallel, delayed
+
+        chunks = [paths[i : i + 256] for i in range(0, len(paths), 256)]
+        results = [r for part in Parallel(n_jobs=workers)(delayed(_headers)(c) for c in chunks) for r in part]
+    else:
+        results = _headers(paths)
+    groups: dict[str, list[tuple[float, Path, dict[str, str]]]] = {}
+    problems: list[str] = []
+    for path, meta in results:
+        if isinstance(meta, str):
+            problems.append(meta)
+            continue
+        try:
+            groups.setdefault(meta["series"], []).append((_normal_position(meta), path, meta))
+        except ValueError:
+            problems.append(f"{path}: unreadable Image Position/Orientation ({meta['position']!r})")
     if problems:
         more = [f"... and {len(problems) - limit} more unreadable DICOM file(s)"] if len(problems) > limit else []
         raise InputErrors(problems[:limit] + more)

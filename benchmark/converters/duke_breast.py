@@ -102,7 +102,7 @@ def box_voxels(row: pd.Series, pre: DicomSeries) -> np.ndarray:
 def find_cases(source: Path, options: Options) -> list[SourceCase]:
     """Patients with their four dynamic phases and their boxes, all checked before any conversion."""
     boxes = read_boxes(source)
-    series = scan_dicom_tree(source)
+    series = scan_dicom_tree(source, workers=int(options.get("workers", 1)))
     if not series:
         raise FileNotFoundError(f"{source}: no DICOM files (*.dcm); expected Breast_MRI_XXX/<study>/<series>/*.dcm")
     by_patient: dict[str, list[DicomSeries]] = {}

@@ -23,8 +23,9 @@ database):
   LIDC preprocessing) > 3 is ``malignant``, otherwise ``benign``. A median of exactly 3 ("indeterminate") is
   *benign*, not dropped: dropping it would make a real nodule background and penalise a model that finds it.
 
-Splits: LIDC has no official split; a seeded hold-out in the paper's 690/173/155 proportions over the scans
-(stored in splits.json and never regenerated). Case ids are the patient ids (``LIDC-IDRI-0001``), with the
+Splits: LIDC has no official split; a seeded hold-out in the paper's 690/173/155 proportions over the scans,
+keeping the scans of one patient in one split (1018 scans of 1010 patients; stored in splits.json and never
+regenerated). Case ids are the patient ids (``LIDC-IDRI-0001``), with the
 series number appended when a patient has more than one CT scan.
 """
 
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.converters import CONVERTERS
-from benchmark.converters.common import seeded_split
+from benchmark.converters.common import seeded_grouped_split
 from benchmark.converters.dicom import DicomSeries, read_series, scan_dicom_tree
 from benchmark.converters.template import ConverterSpec, Options, SourceCase
 from benchmark.core.conventions import Geometry
@@ -211,7 +212,7 @@ def find_cases(source: Path, options: Options) -> list[SourceCase]:
     xmls = sorted(source.rglob("*.xml"))
     if not xmls:
         raise FileNotFoundError(f"{source}: no readers' XML (*.xml) found; expected the TCIA LIDC-IDRI download")
-    series = scan_dicom_tree(source)
+    series = scan_dicom_tree(source, workers=int(options.get("workers", 1)))
     problems, xml_of = [], {}
     for path in xmls:
         try:
@@ -259,7 +260,7 @@ def load_case(case: SourceCase) -> Case:
 
 
 def make_splits(cases: list[SourceCase], options: Options) -> Splits:
-    return seeded_split([c.case_id for c in cases], DATASET.splits, SPLIT_SEED)
+    return seeded_grouped_split({c.case_id: c.group for c in cases}, DATASET.splits, SPLIT_SEED)
 
 
 SPEC = CONVERTERS.register(
@@ -271,7 +272,8 @@ SPEC = CONVERTERS.register(
         find_cases=find_cases,
         load_case=load_case,
         make_splits=make_splits,
-        split_rule=f"seeded split (seed {SPLIT_SEED}) of the scans in Table 1 proportions 690/173/155",
+        split_rule=f"seeded split (seed {SPLIT_SEED}) of the scans in Table 1 proportions 690/173/155, "
+        "a patient's scans in one split",
         provenance=lambda cases, opts: {
             "nodules": "marks >= 3 mm (with a malignancy rating) clustered by overlapping/touching masks",
             "voxels": "consensus of >= half of a nodule's marks (union if none)",

@@ -160,7 +160,7 @@ def run_converter(
     source, out = Path(source), Path(out)
     opts = resolve_options(spec, options)
     dataset = spec.dataset
-    cases = spec.find_cases(source, opts)
+    cases = spec.find_cases(source, {**opts, "workers": workers})  # workers: for header passes only
     if not cases:
         raise FileNotFoundError(f"{source}: no cases found; expected {spec.layout}")
     ids = [c.case_id for c in cases]

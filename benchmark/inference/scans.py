@@ -2,7 +2,8 @@
 
 ``PATH`` is one image file or a folder. In a folder every image file directly inside is a case (NIfTI
 ``.nii``/``.nii.gz``, MetaImage ``.mha``/``.mhd``, NRRD ``.nrrd``/``.nhdr``); files named ``<case>_<CCCC>.<ext>``
-(nnU-Net's channel naming, ``CCCC`` = 0000, 0001, ...) are the channels of one case. Every DICOM series in the
+(nnU-Net's channel naming, ``CCCC`` = 0000, 0001, ... consecutive from 0000) are the channels of one case;
+any other file is a case of its own, named by the file name without its ending. Every DICOM series in the
 folder or any folder below it is a case too (found with SimpleITK's ``ImageSeriesReader``, read with its
 slice sorting and rescale slope/intercept applied), named by its folder (plus the end of its series UID when a
 folder holds several series). A file with vector pixels (e.g. a 4-component ``.mha``) gives one channel per
@@ -83,13 +84,23 @@ def _stem(path: Path) -> str:
 
 
 def _image_files(folder: Path) -> list[ScanSource]:
+    """Image files of ``folder``; ``<case>_0000``, ``<case>_0001``, ... (consecutive from 0000) form one case."""
     groups: dict[str, dict[int, Path]] = {}
+    single: list[Path] = []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and image_ending(p)):
-        stem = _stem(path)
-        match = CHANNEL_NAME.match(stem)
-        case, channel = (match["case"], int(match["channel"])) if match else (stem, 0)
-        groups.setdefault(case, {})[channel] = path
-    return [ScanSource(case, tuple(ch[k] for k in sorted(ch))) for case, ch in groups.items()]
+        match = CHANNEL_NAME.match(_stem(path))
+        if match:
+            groups.setdefault(match["case"], {})[int(match["channel"])] = path
+        else:
+            single.append(path)
+    out = []
+    for case, channels in groups.items():
+        if sorted(channels) == list(range(len(channels))):
+            out.append(ScanSource(case, tuple(channels[k] for k in sorted(channels))))
+        else:  # e.g. case_0007.mha alone: a case id that merely ends in four digits
+            single.extend(channels.values())
+    out += [ScanSource(_stem(p), (p,)) for p in sorted(single)]
+    return sorted(out, key=lambda s: s.case_id)
 
 
 def _dicom_series(root: Path) -> list[ScanSource]:

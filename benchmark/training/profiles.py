@@ -122,5 +122,11 @@ TINY = PROFILES.register(
         width_multiplier=0.125,
         n_stages=4,
         num_workers=0,
+        # the tests' smoke runs keep the paper's sampling, optimiser and memory layout
+        foreground_fraction=1 / 3,
+        retina_unet_overrides=(),
+        retina_unet_optimizer=(),
+        channels_last=False,
+        num_threads=None,
     ),
 )

@@ -12,7 +12,7 @@ multi-sequence MRI dataset's stem for Duke Breast MRI). The mechanics followed (
   unit) maps that dataset's input channels to the shared first-stage representation (32 channels times the
   width multiplier); the rest of the encoder and the decoder are shared;
 * a U-Net decoder (:class:`pretraining.methods.s3d.UNetDecoder`, one conv unit per level, no deep supervision
-  in detbench);
+  in detbench; its output biases start at -2, so every class starts as mostly background);
 * each batch comes from one dataset (:class:`pretraining.supervised_data.SupervisedPatchSource`), and its
   loss is binary cross-entropy + soft Dice (nnU-Net's batch Dice) over **that dataset's classes only**.
 
@@ -41,6 +41,8 @@ from pretraining.methods import METHODS, MethodSpec, PretrainBatch, PretrainingM
 from pretraining.methods.s3d import UNetDecoder
 
 __all__ = ["MultiTalent", "multitalent_segmentation_loss"]
+
+OUTPUT_BIAS_INIT = -2.0
 
 CITATION = (
     "Ulrich et al., MultiTalent: A Multi-Dataset Approach to Medical Image Segmentation, MICCAI 2023 "
@@ -118,6 +120,9 @@ class MultiTalent(PretrainingMethod):
             }
         )
         self.decoder = UNetDecoder(cfg, self.num_outputs)
+        # every class starts as mostly background (sigmoid(-2) = 0.12), a prior initialisation as in detection
+        # heads (Lin et al., focal loss): the first steps learn the structures, not the background share
+        nn.init.constant_(self.decoder.head.bias, OUTPUT_BIAS_INIT)
 
     def _pick_encoder_stem(self, requested: str | None) -> str:
         in_ch = self.encoder_config.in_channels

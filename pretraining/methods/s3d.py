@@ -88,12 +88,16 @@ def sparse_instance_norm(x: Tensor, mask: Tensor, norm: nn.InstanceNorm3d | None
     dtype = x.dtype
     x, mask = x.float(), mask.float()  # statistics in float32 (half-precision sums overflow on large volumes)
     n = mask.sum(dim=(2, 3, 4), keepdim=True).clamp_min(1.0)
-    mean = (x * mask).sum(dim=(2, 3, 4), keepdim=True) / n
-    var = (((x - mean) * mask) ** 2).sum(dim=(2, 3, 4), keepdim=True) / n
-    out = (x - mean) * torch.rsqrt(var + eps)
+    visible = x * mask
+    mean = visible.sum(dim=(2, 3, 4), keepdim=True) / n
+    var = ((visible * visible).sum(dim=(2, 3, 4), keepdim=True) / n - mean * mean).clamp_min(0.0)
+    scale = torch.rsqrt(var + eps)
     if norm is not None and norm.affine:
-        out = out * norm.weight.float().view(1, -1, 1, 1, 1) + norm.bias.float().view(1, -1, 1, 1, 1)
-    return (out * mask).to(dtype)
+        scale = scale * norm.weight.float().view(1, -1, 1, 1, 1)
+        shift = norm.bias.float().view(1, -1, 1, 1, 1) - mean * scale
+    else:
+        shift = -mean * scale
+    return (torch.addcmul(shift, x, scale) * mask).to(dtype)
 
 
 # -- sparse encoder --------------------------------------------------------------------------------

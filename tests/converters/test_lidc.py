@@ -42,15 +42,15 @@ def _xml(series_uid, sessions):
     return f'<?xml version="1.0" encoding="UTF-8"?><LidcReadMessage xmlns="{NS}">{header}{body}</LidcReadMessage>'
 
 
-def _fake_lidc(root, n=5):
+def _fake_lidc(root, n=5, second_scan=False):
     rng = np.random.default_rng(0)
     uids = []
-    for i in range(n):
-        patient = f"LIDC-IDRI-{i + 1:04d}"
+    for i in range(n + int(second_scan)):
+        patient = f"LIDC-IDRI-{min(i, n - 1) + 1:04d}"  # with second_scan the last patient has two CT scans
         uid = f"1.3.6.1.4.1.14519.5.2.1.6279.6001.{i + 1}"
-        folder = root / "LIDC-IDRI" / patient / "01-01-2000-NA-30178" / f"3000566.000000-NA-{i}"
+        folder = root / "LIDC-IDRI" / patient / f"01-01-200{i}-NA-30178" / f"3000566.000000-NA-{i}"
         sops = write_series(folder, rng.normal(-700, 30, size=SHAPE), patient=patient, series_uid=uid,
-                            reverse_files=i % 2 == 1)  # fmt: skip
+                            reverse_files=i % 2 == 1, series_number=i + 1)  # fmt: skip
         z = [-50.0 + 2.5 * k for k in range(SHAPE[0])]
         sessions = ["", "", ""]
         if i == 0:
@@ -86,6 +86,15 @@ def test_convert_fake_lidc_clusters_marks_and_classes(tmp_path, capsys):
     assert by_z[4] == ([4, 14, 14, 5, 17, 17], benign)
     assert MALIGNANT_ABOVE == 3
     assert all(len(ds.load_case(c).classes) == 0 for c in ds.case_ids() if c != "LIDC-IDRI-0001")
+
+
+def test_a_patients_two_scans_are_two_cases_in_one_split(tmp_path, capsys):
+    _fake_lidc(tmp_path / "src", n=5, second_scan=True)
+    out = tmp_path / "D04"
+    assert main(["convert", "D04", "--source", str(tmp_path / "src"), "--out", str(out)]) == 0, capsys.readouterr()
+    ds = PreparedDataset(out)
+    assert sorted(ds.case_ids())[-2:] == ["LIDC-IDRI-0005_5", "LIDC-IDRI-0005_6"]
+    assert ds.splits.split_of("LIDC-IDRI-0005_5") == ds.splits.split_of("LIDC-IDRI-0005_6")
 
 
 def _break(src, breakage):

@@ -9,7 +9,14 @@ import SimpleITK as sitk
 
 from benchmark.cli import main
 from benchmark.converters import CONVERTERS, msd_pancreas
-from benchmark.converters.common import holdout, instances_from_boxes, overlapping_boxes, relabel, seeded_folds
+from benchmark.converters.common import (
+    holdout,
+    instances_from_boxes,
+    overlapping_boxes,
+    relabel,
+    seeded_folds,
+    seeded_grouped_split,
+)
 from benchmark.converters.template import run_converter
 from benchmark.data.format import PreparedDataset
 from benchmark.datasets import DATASETS
@@ -46,6 +53,16 @@ def test_holdout_and_folds():
     folds = seeded_folds(ids[:11], 5, 0)
     assert sorted(v for f in folds for v in f["val"]) == sorted(ids[:11])
     assert all(not set(f["train"]) & set(f["val"]) for f in folds)
+
+
+def test_grouped_split_keeps_a_patients_scans_together_with_the_paper_sizes():
+    group_of = {f"p{i:04d}": f"p{i:04d}" for i in range(1010)}
+    group_of.update({f"p{i:04d}_2": f"p{i:04d}" for i in range(8)})  # 1018 scans of 1010 patients, like LIDC
+    s = seeded_grouped_split(group_of, DATASETS.get("D04").splits, 5)
+    assert (len(s.train), len(s.val), len(s.test)) == (690, 173, 155)
+    for i in range(8):
+        assert s.split_of(f"p{i:04d}") == s.split_of(f"p{i:04d}_2")
+    assert s == seeded_grouped_split(dict(reversed(list(group_of.items()))), DATASETS.get("D04").splits, 5)
 
 
 def _msd_tree(root, n=7):
