@@ -264,7 +264,8 @@ def classical_config(cfg: SuiteConfig, dataset: str):  # noqa: ANN201 - Classica
 
 
 def run_references(cfg: SuiteConfig, datasets: list[str], out: TextIO | None) -> list[RunKey]:
-    """The classical reference row of every dataset of the suite (seconds per twin; skipped when in the store)."""
+    """The classical reference row of every dataset of the suite (under a minute per small twin; skipped when in
+    the store)."""
     from analysis.store import has_run
     from benchmark.classical.baseline import run_classical
 

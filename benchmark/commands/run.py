@@ -9,7 +9,7 @@ The command prints the plan with an estimated time, one line per finished experi
 summary; the analysis goes to STORE/analysis/<profile>_seed<seed>. With --seeds 0,1,2 every experiment is trained
 once per seed; the analysis ranks the smallest seed and reports the seed-to-seed spread beside the bootstrap
 intervals (tables/seed_spread.md). Every dataset also gets the classical reference row (intensity threshold +
-connected components tuned on validation, no learning; seconds per twin), labelled as a reference in the
+connected components tuned on validation, no learning; under a minute per twin), labelled as a reference in the
 analysis; --no-classical leaves it out.
 """
 
