@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "benchmark.commands.evaluate",
     "benchmark.commands.preprocess",
     "benchmark.commands.train",
+    "benchmark.commands.baseline",
+    "benchmark.commands.predict",
     "benchmark.commands.pretrain",
     "benchmark.commands.import_weights",
     "benchmark.commands.run",

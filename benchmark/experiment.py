@@ -256,6 +256,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     from benchmark.converters import evaluation_extras
     from benchmark.data.format import PreparedDataset
     from benchmark.datasets import get_dataset
+    from benchmark.inference.bundle import write_predictor
     from benchmark.inference.postprocessing import tune_postprocessing
     from benchmark.inference.predict import predict_preprocessed, to_prepared_frame
     from benchmark.inference.sliding_window import InferenceConfig
@@ -340,6 +341,10 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     val_pred = predict_preprocessed(model, data, val_ids, inference, cfg.progress)
     params, val_map = tune_postprocessing(val_pred, _ground_truth_preprocessed(data, val_ids), dataset.meta.classes)
     params.save(run_dir / "postprocessing.json")
+    write_predictor(  # what `benchmark predict` needs: plan, model config, inference and post-processing
+        run_dir, cfg.architecture, model.config, data.plan, inference, params, dataset.meta.dataset_id,
+        dataset.meta.classes, cfg.profile, key.to_json(),
+    )
     test_pred = to_prepared_frame(predict_preprocessed(model, data, test_ids, inference, cfg.progress), data, params)
     prediction_file = save_predictions(
         run_dir / "predictions_test.json",

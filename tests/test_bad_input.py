@@ -217,6 +217,17 @@ def read_only_folder(root: Path) -> None:
     (root / "ro").chmod(0o555)
 
 
+def old_run_folder(root: Path) -> None:
+    (root / "oldrun").mkdir()
+    (root / "oldrun" / "train_config.json").write_text("{}")
+    (root / "oldrun" / "model_final.pt").write_bytes(b"weights")
+
+
+def corrupt_predictor(root: Path) -> None:
+    old_run_folder(root)
+    (root / "oldrun" / "predictor.json").write_text("{oops")
+
+
 # -- the cases -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Case:
@@ -234,6 +245,8 @@ def case(id: str, argv: str, message: str, setup=None, code: int = 1, not_as_roo
 
 EVAL = "evaluate --dataset ds --predictions preds.json"
 TRAIN = "train --dataset ds --profile tiny"
+SCANS = "ds/imagesTs"
+PREDICT = f"predict --model ds --input {SCANS} --out p.json"
 PRE = "pretrain --method mae --profile tiny --out pt"
 RUN = "run --suite S06 --archs retina_unet --pretraining fixed --profile tiny --store results"
 CASES = [
@@ -245,7 +258,7 @@ CASES = [
         "datasets-two-unknown", "datasets --suite D01,LIDCC,X1", "Unknown datasets 'LIDCC', 'X1'. Did you mean 'LIDC'"
     ),
     # convert
-    case("convert-no-converter", "convert D04 --source msd --out conv", "no converter for D04 (LIDC) yet"),
+    case("convert-wrong-folder", "convert D04 --source msd --out conv", "no readers' XML (*.xml) found"),
     case("convert-dataset-typo", "convert LUNA61 --source luna --out conv", "Did you mean 'LUNA16'?"),
     case("convert-source-missing", "convert D01 --source nowhere --out conv", "--source nowhere: not found"),
     case("convert-source-is-file", "convert D01 --source afile --out conv", "--source afile: is a file"),
@@ -517,6 +530,35 @@ CASES = [
     case("run-runs-under-file", f"{RUN} --runs afile/runs", "--runs afile/runs: cannot be created"),
     case("run-real-not-prepared", "run --suite D06 --real --profile tiny", "D06 (LUNA16) is not prepared"),
     case("run-foreign-twin-folder", RUN, "not written by the synthetic generator", foreign_twin_in_data),
+    case("run-no-classical-typo", f"{RUN} --no-clasical", "unrecognized arguments: --no-clasical", code=2),
+    # baseline: the classical reference detector checks everything before reading any image
+    case("baseline-dataset-typo", "baseline --dataset LUNA61", "Did you mean 'LUNA16'?"),
+    case("baseline-dataset-missing", "baseline --dataset nowhere/ds", "--dataset nowhere/ds: not found"),
+    case("baseline-profile-unknown", "baseline --dataset ds --profile laptop", "Unknown training profile 'laptop'"),
+    case("baseline-negative-seed", "baseline --dataset ds --seed -2", "--seed must be >= 0, got -2"),
+    case("baseline-store-is-file", "baseline --dataset ds --store afile", "--store afile: is a file"),
+    case("baseline-store-not-a-store", "baseline --dataset ds --store msd", "a non-empty folder that is not a results"),
+    case("baseline-out-is-dataset", "baseline --dataset ds --out ds", "--out ds: is the dataset folder"),
+    case("baseline-real-not-prepared", "baseline --dataset D06", "D06 (LUNA16) is not prepared"),
+    # predict: the run folder, the inputs and the output are checked before any scan is read
+    case("predict-model-missing", f"{PREDICT} --model nowhere", "--model nowhere: not found"),
+    case("predict-model-not-a-run", PREDICT, "not a run folder written by `benchmark train` (no predictor.json)"),
+    case("predict-old-run", f"predict --model oldrun --input {SCANS} --out p.json", "has no predictor.json",
+         old_run_folder),
+    case("predict-corrupt-predictor", f"predict --model oldrun --input {SCANS} --out p.json", "not valid JSON",
+         corrupt_predictor),
+    case("predict-input-missing", "predict --model ds --input nowhere --out p.json", "--input nowhere: not found"),
+    case("predict-input-unsupported", "predict --model ds --input afile --out p.json", "not a supported image file"),
+    case("predict-input-no-scans", "predict --model ds --input luna --out p.json", "no image files"),
+    case("predict-out-is-folder", f"predict --model ds --input {SCANS} --out ds", "--out ds: is a folder"),
+    case("predict-out-under-file", f"{PREDICT} --out afile/p.json", "cannot be created, afile is a file"),
+    case(
+        "predict-out-is-input",
+        "predict --model ds --input ds/imagesTs/c_004_0000.nii.gz --out ds/imagesTs/c_004_0000.nii.gz",
+        "is an input of this command",
+    ),
+    case("predict-cuda-without-gpu", f"{PREDICT} --device cuda", "--device cuda: no CUDA device is available"),
+    case("predict-bad-device", f"{PREDICT} --device gpu", "invalid choice: 'gpu'", code=2),
 ]
 
 

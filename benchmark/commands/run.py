@@ -8,7 +8,9 @@ runs of another --profile or --seed into the same store are new experiments, nev
 The command prints the plan with an estimated time, one line per finished experiment with its test scores, and a
 summary; the analysis goes to STORE/analysis/<profile>_seed<seed>. With --seeds 0,1,2 every experiment is trained
 once per seed; the analysis ranks the smallest seed and reports the seed-to-seed spread beside the bootstrap
-intervals (tables/seed_spread.md).
+intervals (tables/seed_spread.md). Every dataset also gets the classical reference row (intensity threshold +
+connected components tuned on validation, no learning; seconds per twin), labelled as a reference in the
+analysis; --no-classical leaves it out.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="rerun experiments already in the store")
     parser.add_argument("--no-analyze", action="store_true", help="do not run the bootstrap analysis at the end")
     parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    parser.add_argument(
+        "--no-classical", action="store_true", help="leave out the classical reference row (benchmark baseline)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -91,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             analyze=not args.no_analyze,
             replicates=args.replicates,
             progress=not args.no_progress,
+            classical=not args.no_classical,
         )
     )
     return 0

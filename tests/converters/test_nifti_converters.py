@@ -101,3 +101,16 @@ def test_ribfrac(tmp_path, capsys):
     assert ds.load_case("RibFrac1").classes == {1: 0}  # the ignored (-1) fracture is removed
     assert ds.load_case("RibFrac2").classes == {1: 0, 2: 0}
     assert ds.meta.provenance["ignored_instances_removed"] == 1
+
+
+def test_ribfrac_missing_label_and_kits_missing_segmentation_are_clear_errors(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    src = tmp_path / "ribfrac"
+    _write(src / "ribfrac-val-images" / "RibFrac9-image.nii.gz", rng.normal(size=(10, 16, 16)).astype(np.float32))
+    assert main(["convert", "D02", "--source", str(src), "--out", str(tmp_path / "o2")]) == 1
+    assert "no RibFracN-label.nii.gz for ['RibFrac9']" in capsys.readouterr().err
+    kits = tmp_path / "kits21" / "data" / "case_00000"
+    _write(kits / "imaging.nii.gz", rng.normal(size=(10, 16, 16)).astype(np.float32))
+    assert main(["convert", "D03", "--source", str(tmp_path / "kits21"), "--out", str(tmp_path / "o3")]) == 1
+    assert "no aggregated_MAJ_seg.nii.gz for ['case_00000']" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()

@@ -255,3 +255,31 @@ def test_planned_strides_are_validated():
         default_config("retina_unet", kernel_sizes=((3, 3, 3),) * 6)
     with pytest.raises(ValueError, match="odd"):
         default_config("retina_unet", strides=(1, 2), kernel_sizes=((3, 3, 3), (2, 3, 3)))
+
+
+def test_retina_unet_all_anchor_focal_loss_is_summed_over_every_anchor_per_positive():
+    """``anchor_sampling="all"`` (the cpu profile): the classification loss is the focal loss summed over every
+    anchor of the batch divided by the number of ATSS positives, and the default sampler is unchanged."""
+    from models.losses import sigmoid_focal_loss
+    from models.matching import atss_match
+
+    images, targets = _batch()
+    model = _tiny("retina_unet", anchor_sampling="all")
+    with pytest.raises(ValueError, match="anchor_sampling"):
+        _tiny("retina_unet", anchor_sampling="some")
+    torch.manual_seed(1)
+    losses = model.compute_loss(images, targets)
+    out = model(images)
+    logits = torch.cat(out["cls_logits"], dim=1)
+    total, num_pos = 0.0, 0
+    for i, t in enumerate(targets):
+        matched = atss_match(t["boxes"], out["anchors"], model.config.atss_candidates)
+        onehot = torch.zeros_like(logits[i])
+        onehot[matched >= 0, 0] = 1.0
+        total += float(sigmoid_focal_loss(logits[i], onehot).sum())
+        num_pos += int((matched >= 0).sum())
+    assert num_pos > 0
+    assert float(losses["classification"]) == pytest.approx(total / num_pos, rel=1e-4)
+    losses["loss"].backward()
+    assert model.classifier.conv_out.weight.grad.abs().sum() > 0
+    assert default_config("retina_unet").anchor_sampling == "hard_negative"  # the paper's sampler by default
