@@ -299,7 +299,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             device=cfg.device,
             progress=cfg.progress,
         )
-        weights = str(source.checkpoint)
+        weights = str(source.checkpoint.resolve())
     prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
     dataset = PreparedDataset(prepared)
     preprocessed = preprocess(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +221,8 @@ class SyntheticCorpusSource:
     """Patches from the synthetic unlabelled corpus (generated into ``cache_dir`` on first use).
 
     ``scale``/``cases`` pick the corpus (:func:`benchmark.synthetic.generate.plan_corpus`); the generator seed is
-    :data:`CORPUS_SEED`. The corpus is written to ``cache_dir/corpus-<scale>-seed<seed>-n<cases>/`` and its
+    :data:`CORPUS_SEED`. The corpus is written to ``cache_dir/corpus-<scale>-seed<seed>-n<cases>-<hash of the
+    scale's settings>/`` and its
     preprocessed volumes to ``.../preprocessed``.
     """
 
@@ -242,7 +244,9 @@ class SyntheticCorpusSource:
         self.cases = int(scale_cfg.corpus_cases if cases is None else cases)
         if self.cases < 1:
             raise ValueError(f"the corpus needs at least one case, got {self.cases}")
-        folder = Path(cache_dir) / f"corpus-{self.scale}-seed{CORPUS_SEED}-n{self.cases}"
+        # the scale's settings are in the name: a generator change never meets a corpus made by the old one
+        config = hashlib.sha256(json.dumps(asdict(scale_cfg), sort_keys=True, default=str).encode()).hexdigest()[:8]
+        folder = Path(cache_dir) / f"corpus-{self.scale}-seed{CORPUS_SEED}-n{self.cases}-{config}"
         root = generate_pretraining_corpus(
             folder, scale_cfg, CORPUS_SEED, workers=workers, cases=self.cases, progress=progress
         )
