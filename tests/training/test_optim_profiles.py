@@ -56,3 +56,23 @@ def test_profiles():
     assert PROFILES.names() == ["paper", "cpu", "tiny"]
     with pytest.raises(ValueError, match="Did you mean 'cpu'"):
         PROFILES.get("cpus")
+
+
+def test_laptop_knobs_leave_paper_and_tiny_alone_and_cpu_overrides_are_real_fields():
+    """The issue-10 knobs: only ``cpu`` departs from the paper's sampling, optimiser and memory layout, and its
+    overrides name real config fields (``dataclasses.replace`` would raise on a typo)."""
+    import dataclasses
+
+    from models.config import RetinaUNetConfig
+
+    for name in ("paper", "tiny"):
+        p = PROFILES.get(name)
+        assert p.foreground_fraction == pytest.approx(1 / 3)
+        assert p.retina_unet_overrides == () and p.retina_unet_optimizer == ()
+        assert not p.channels_last and p.num_threads is None
+    cpu = PROFILES.get("cpu")
+    retina = dataclasses.replace(RetinaUNetConfig(), **dict(cpu.retina_unet_overrides))
+    assert retina.anchor_sampling == "all"
+    optimizer = dataclasses.replace(RETINA_UNET_OPTIMIZER, **dict(cpu.retina_unet_optimizer))
+    assert optimizer.name == "adam" and optimizer.lr == pytest.approx(1e-3)
+    assert cpu.channels_last and cpu.num_threads == 1 and cpu.total_iterations("retina_unet") == 400
