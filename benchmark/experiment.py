@@ -251,21 +251,40 @@ def _ground_truth_preprocessed(data, case_ids):  # noqa: ANN001, ANN202
     return {c: data.meta(c).boxes_array()[:2] for c in case_ids}
 
 
+def score_test_split(dataset, prepared: Path, test_ids, predictions, class_names=None):  # noqa: ANN001, ANN201
+    """Score ``predictions`` on ``test_ids`` with every protocol of the dataset (one code path for every row).
+
+    Returns ``(results, scores, map_table)``: the metric results by name, their values, and the matching table
+    of mAP@0.1 (kept for the bootstrap). ``class_names`` defaults to the dataset's classes.
+    """
+    from benchmark.converters import evaluation_extras
+    from benchmark.datasets import get_dataset
+    from benchmark.metrics import EvaluationInput, get_metric, load_ground_truth, match_tables
+
+    inputs = EvaluationInput(
+        predictions=predictions,
+        ground_truth=load_ground_truth(prepared, test_ids),
+        class_names=tuple(class_names if class_names is not None else dataset.meta.classes),
+        dataset_id=dataset.meta.dataset_id,
+        dataset_root=prepared,
+        extra=evaluation_extras(prepared),
+    )
+    metrics = [get_metric(name) for name in get_dataset(dataset.meta.dataset_id).protocols]
+    tables = match_tables(metrics, inputs)
+    results = {m.name: m.score(tables[m.match_key]) for m in metrics}
+    scores = {name: r.value for name, r in results.items()}
+    return results, scores, tables[get_metric("map@0.1").match_key]
+
+
 def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     """Run (or resume) the experiment of ``cfg`` and score it on the test split."""
-    from benchmark.converters import evaluation_extras
     from benchmark.data.format import PreparedDataset
-    from benchmark.datasets import get_dataset
     from benchmark.inference.bundle import write_predictor
     from benchmark.inference.postprocessing import tune_postprocessing
     from benchmark.inference.predict import predict_preprocessed, to_prepared_frame
     from benchmark.inference.sliding_window import InferenceConfig
     from benchmark.metrics import (
-        EvaluationInput,
         PredictionSet,
-        get_metric,
-        load_ground_truth,
-        match_tables,
         save_predictions,
     )
     from benchmark.training.profiles import PROFILES
@@ -351,19 +370,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         PredictionSet(dataset.meta.dataset_id, test_pred, metadata={"architecture": cfg.architecture}),
     )
 
-    inputs = EvaluationInput(
-        predictions=test_pred,
-        ground_truth=load_ground_truth(prepared, test_ids),
-        class_names=tuple(dataset.meta.classes),
-        dataset_id=dataset.meta.dataset_id,
-        dataset_root=prepared,
-        extra=evaluation_extras(prepared),
-    )
-    metrics = [get_metric(name) for name in get_dataset(dataset.meta.dataset_id).protocols]
-    tables = match_tables(metrics, inputs)
-    results = {m.name: m.score(tables[m.match_key]) for m in metrics}
-    scores = {name: r.value for name, r in results.items()}
-    map_table = tables[get_metric("map@0.1").match_key]
+    results, scores, map_table = score_test_split(dataset, prepared, test_ids, test_pred)
     provenance = collect_provenance(
         cfg,
         run_key=key.to_json(),

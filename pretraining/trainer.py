@@ -35,6 +35,7 @@ import torch
 
 from benchmark.core.atomic import atomic_write, atomic_write_json
 from benchmark.training.checkpoint import read_checkpoint, rng_state, set_rng_state
+from benchmark.training.devices import resolve_device
 from pretraining.profiles import PretrainingProfile, get_profile
 
 __all__ = ["CHECKPOINT", "FINAL", "PretrainConfig", "PretrainResult", "PretrainTrainer", "build_source", "pretrain"]
@@ -86,15 +87,6 @@ class PretrainResult:
     finished: bool
     losses: list[float]
     seconds: float
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto``: CUDA when available; ``cuda`` without a CUDA device is an error, not a silent fallback."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA device is available; use --device cpu or auto")
-    return torch.device(name)
 
 
 def build_source(cfg: PretrainConfig, profile: PretrainingProfile, spec: Any, patch_size: tuple[int, int, int]) -> Any:

@@ -102,19 +102,14 @@ def run_classical(cfg: ClassicalConfig) -> ClassicalResult:
     from analysis.store import write_run
     from benchmark.classical.detector import detect
     from benchmark.classical.tuning import tune
-    from benchmark.converters import evaluation_extras
     from benchmark.core.atomic import atomic_write_json
     from benchmark.core.conventions import box_centers, voxel_to_world
     from benchmark.data.format import PreparedDataset
-    from benchmark.datasets import get_dataset
-    from benchmark.experiment import default_data_root, resolve_prepared_dataset
+    from benchmark.experiment import default_data_root, resolve_prepared_dataset, score_test_split
     from benchmark.metrics import (
         CasePrediction,
-        EvaluationInput,
         PredictionSet,
-        get_metric,
         load_ground_truth,
-        match_tables,
         save_predictions,
     )
     from benchmark.provenance import collect_provenance, dataset_provenance
@@ -154,19 +149,7 @@ def run_classical(cfg: ClassicalConfig) -> ClassicalResult:
             metadata={"architecture": CLASSICAL_ARCHITECTURE, "reference": True, "params": tuning.params.to_json()},
         ),
     )
-    inputs = EvaluationInput(
-        predictions=predictions,
-        ground_truth=load_ground_truth(prepared, test_ids),
-        class_names=classes,
-        dataset_id=dataset.meta.dataset_id,
-        dataset_root=prepared,
-        extra=evaluation_extras(prepared),
-    )
-    metrics = [get_metric(name) for name in get_dataset(dataset.meta.dataset_id).protocols]
-    tables = match_tables(metrics, inputs)
-    results = {m.name: m.score(tables[m.match_key]) for m in metrics}
-    scores = {name: r.value for name, r in results.items()}
-    map_table = tables[get_metric("map@0.1").match_key]
+    results, scores, map_table = score_test_split(dataset, prepared, test_ids, predictions, classes)
     classical = {"reference": True, **tuning.to_json(), "val_cases": list(val_ids)}
     provenance = collect_provenance(
         asdict(cfg),

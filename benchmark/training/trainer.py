@@ -23,6 +23,7 @@ import torch
 
 from benchmark.core.atomic import atomic_write, atomic_write_json
 from benchmark.training.checkpoint import read_checkpoint, rng_state, set_rng_state
+from benchmark.training.devices import resolve_device
 from benchmark.training.optim import (
     DETR_OPTIMIZER,
     RETINA_UNET_OPTIMIZER,
@@ -88,15 +89,6 @@ class TrainResult:
     restarted: bool
     finished: bool
     seconds: float
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; asking for CUDA without it is an error, not a silent fallback."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA device is available; use --device cpu or auto")
-    return torch.device(name)
 
 
 def family_of(architecture: str) -> str:
