@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "benchmark.commands.train",
     "benchmark.commands.import_weights",
     "benchmark.commands.run",
+    "benchmark.commands.status",
     "benchmark.commands.analyze",
 )
 
