@@ -259,11 +259,16 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             "find yet: pass the checkpoint with --weights FILE"
         )
     data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
-    prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
+    from benchmark.grid.locks import shared_lock
+
+    # twin generation and preprocessing are shared by every run of the dataset: one process writes them at a time
+    lock_name = f"{Path(cfg.dataset).name}-{scale_of_profile(cfg.profile)}-{setting.preprocessing}-{cfg.fold}"
+    with shared_lock(data_root, lock_name):
+        prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
+        preprocessed = preprocess(
+            prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress, cfg.overwrite_preprocessing
+        )
     dataset = PreparedDataset(prepared)
-    preprocessed = preprocess(
-        prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress, cfg.overwrite_preprocessing
-    )
     key = cfg.run_key()
     run_dir = cfg.run_dir()
     trainer = Trainer(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.core.run_key import RunKey
-from benchmark.grid.rows import Row
+from benchmark.grid.rows import PAPER_ROWS, Row
 
 if TYPE_CHECKING:
     from benchmark.runner import SuiteConfig
@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["FINETUNE", "PRETRAIN", "Cell", "GridPlan", "build_plan", "cell_from_json", "encoder_of"]
 
 FINETUNE = "finetune"
+
+
+def PAPER_ORDER(row: Row) -> int:  # noqa: N802 - a sort key
+    return PAPER_ROWS.index(row) if row in PAPER_ROWS else len(PAPER_ROWS)
+
+
 PRETRAIN = "pretrain"
 
 
@@ -127,8 +133,12 @@ class GridPlan:
         return float(sum(self.gpu_hours.get(c.id, 0.0) for c in cells))
 
 
-def build_plan(cfg: SuiteConfig) -> GridPlan:
-    """The cells of ``cfg`` (rows x datasets x seeds, filtered), their dependencies, skips and estimates."""
+def build_plan(cfg: SuiteConfig, include_unavailable: bool = False) -> GridPlan:
+    """The cells of ``cfg`` (rows x datasets x seeds, filtered), their dependencies, skips and estimates.
+
+    ``include_unavailable`` (``--dry-run``) also plans the rows whose pre-training this build lacks, so the
+    plan shows the whole study; they stay listed in ``skipped_rows``.
+    """
     from benchmark.estimates import estimate_experiment_seconds, estimate_twin_seconds
     from benchmark.experiment import default_data_root, scale_of_profile
     from benchmark.grid.estimates import finetune_gpu_hours, pretrain_gpu_hours
@@ -137,6 +147,8 @@ def build_plan(cfg: SuiteConfig) -> GridPlan:
     from benchmark.runner import experiment_config, suite_rows, training_seeds
 
     rows, skipped = suite_rows(cfg)
+    if include_unavailable:
+        rows = sorted([*rows, *(r for r, _ in skipped)], key=PAPER_ORDER)
     datasets = suite_datasets(cfg)
     only = [parse_filter(t, "--only") for t in cfg.only]
     exclude = [parse_filter(t, "--exclude") for t in cfg.exclude]
