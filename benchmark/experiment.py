@@ -262,9 +262,10 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     from benchmark.grid.locks import shared_lock
 
     # twin generation and preprocessing are shared by every run of the dataset: one process writes them at a time
-    lock_name = f"{Path(cfg.dataset).name}-{scale_of_profile(cfg.profile)}-{setting.preprocessing}-{cfg.fold}"
-    with shared_lock(data_root, lock_name):
+    tag = f"{Path(cfg.dataset).name}-{scale_of_profile(cfg.profile)}"
+    with shared_lock(data_root, tag):
         prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
+    with shared_lock(data_root, f"{tag}-{setting.preprocessing}-{cfg.fold}"):
         preprocessed = preprocess(
             prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress, cfg.overwrite_preprocessing
         )
