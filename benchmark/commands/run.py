@@ -149,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
     # Everything is checked before any twin is generated, any case preprocessed or any step trained.
     checks = Checks()
     archs, pretrainings = _check_grid(checks, args)
+    from benchmark.grid.rows import PRETRAINED_METHODS
+
+    # encoders of the pre-trained rows come from the grid's own pre-training cells, not from --weights
+    pretrainings = tuple(p for p in pretrainings if p not in PRETRAINED_METHODS) or ("fixed",)
     if archs and pretrainings or args.archs is None and args.pretraining is None:
         check_training(
             checks,
