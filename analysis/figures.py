@@ -20,6 +20,7 @@ __all__ = [
     "blob_figure",
     "fit_to_contents",
     "model_label",
+    "no_learning_figure",
     "per_dataset_figure",
     "ranking_overview_figure",
     "save_figure",
@@ -53,8 +54,26 @@ def fit_to_contents(fig: Figure, pad: float = 0.05, max_rounds: int = 6) -> Figu
 
 
 def model_label(architecture: str, pretraining: str) -> str:
-    """``RetUNet · MT`` style label of a model."""
+    """``RetUNet · MT`` style label of a model (a reference row reads ``Classical (reference) · no learning``)."""
     return f"{ARCHITECTURE_LABELS.get(architecture, architecture)} · {PRETRAINING_LABELS.get(pretraining, pretraining)}"
+
+
+def _note(ax, text: str, detail: str = "") -> None:  # noqa: ANN001
+    """``text`` (and ``detail`` below it) in the middle of an empty axes, in place of a plot."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.6, text, ha="center", va="center", fontsize=13, weight="bold", transform=ax.transAxes)
+    if detail:
+        ax.text(0.5, 0.3, detail, ha="center", va="center", fontsize=8, wrap=True, transform=ax.transAxes)
+
+
+def no_learning_figure(note: str, detail: str = "", title: str = "") -> Figure:
+    """A ranking figure that says why it shows no ranking (``no model learned: profile tiny``), not a tie."""
+    fig = Figure(figsize=(7.5, 2.2), layout="constrained")
+    ax = fig.subplots()
+    _note(ax, note, detail)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fit_to_contents(fig)
 
 
 def _colors(architectures: Sequence[str]) -> dict[str, str]:
@@ -111,9 +130,16 @@ def ranking_overview_figure(
     metric: str = "map@0.1",
     delta_metrics: Sequence[str] = ("map@0.1", "froc@0.1"),
     baseline: str = "default",
+    note: str = "",
+    note_detail: str = "",
 ) -> Figure:
     """Fig. 2: per model, the distribution over replicates of the mean rank across datasets, and beside it the
-    mean difference to the architecture's ``baseline`` in each of ``delta_metrics`` (bars, 95% bootstrap CI)."""
+    mean difference to the architecture's ``baseline`` in each of ``delta_metrics`` (bars, 95% bootstrap CI).
+
+    ``note`` (e.g. ``no model learned: profile tiny``, :mod:`analysis.learning`) replaces the ranking: the figure
+    says it instead of drawing every model tied at rank 1."""
+    if note:
+        return no_learning_figure(note, note_detail, f"Aggregated ranking ({METRIC_LABELS.get(metric, metric)})")
     per_rep = replicate_mean_ranks(replicates[replicates["metric"] == metric])
     models = _model_order(per_rep, "mean_rank")
     colors = _colors([a for a, _ in models])
@@ -133,9 +159,16 @@ def ranking_overview_figure(
 
 
 def per_dataset_figure(
-    replicates: pd.DataFrame, deltas: pd.DataFrame, metric: str = "map@0.1", ncols: int = 2
+    replicates: pd.DataFrame,
+    deltas: pd.DataFrame,
+    metric: str = "map@0.1",
+    ncols: int = 2,
+    notes: dict[str, str] | None = None,
 ) -> Figure:
-    """Fig. 3: one panel per dataset with the models' rank distributions and their delta to the baseline."""
+    """Fig. 3: one panel per dataset with the models' rank distributions and their delta to the baseline.
+
+    ``notes`` (dataset -> text, e.g. ``no model learned: profile tiny``) replace a dataset's panel."""
+    notes = notes or {}
     rep = replicates[replicates["metric"] == metric]
     datasets = sorted(rep["dataset"].unique())
     if not datasets:
@@ -150,6 +183,11 @@ def per_dataset_figure(
         r, c = divmod(i, ncols)
         d = rep[rep["dataset"] == dataset]
         models = _model_order(d, "rank")
+        if notes.get(dataset):
+            ax_note = fig.add_subplot(grid[r, 2 * c : 2 * c + 2])
+            _note(ax_note, notes[dataset])
+            ax_note.set_title(dataset, fontsize=10, loc="left")
+            continue
         ax_rank = fig.add_subplot(grid[r, 2 * c])
         ax_delta = fig.add_subplot(grid[r, 2 * c + 1])
         _rank_boxes(ax_rank, d, models, "rank", colors, n_models)
@@ -161,10 +199,18 @@ def per_dataset_figure(
 
 
 def blob_figure(
-    replicates: pd.DataFrame, metric: str = "map@0.1", dataset: str | None = None, max_size: float = 600.0
+    replicates: pd.DataFrame,
+    metric: str = "map@0.1",
+    dataset: str | None = None,
+    max_size: float = 600.0,
+    note: str = "",
+    note_detail: str = "",
 ) -> Figure:
     """Blob plot: how often each model reached each rank (circle area = frequency), with the median rank and
-    its 95% interval. ``dataset=None`` uses the consensus rank of each replicate across datasets."""
+    its 95% interval. ``dataset=None`` uses the consensus rank of each replicate across datasets. ``note``
+    replaces the plot (see :func:`ranking_overview_figure`)."""
+    if note:
+        return no_learning_figure(note, note_detail, f"Consensus rank ({METRIC_LABELS.get(metric, metric)})")
     rep = replicates[replicates["metric"] == metric]
     if dataset is None:
         ranks = replicate_mean_ranks(rep).rename(columns={"consensus_rank": "rank"}).assign(dataset="all")

@@ -20,9 +20,10 @@ import pandas as pd
 from analysis import ranking
 from analysis.bootstrap import METRICS, BootstrapResult, bootstrap_store
 from analysis.contents import StoreContents, describe_store
+from analysis.learning import LearningVerdict, learning_verdict
 from analysis.reported_results import reported_provenance
 from analysis.seeds import seed_spread
-from analysis.store import ModelKey, ResultsStore, open_store
+from analysis.store import ModelKey, ResultsStore, is_reference, open_store
 from analysis.tables import (
     comparable_datasets,
     compare_with_reported,
@@ -59,6 +60,12 @@ class Analysis:
     comparison_note: str = ""
     seed_spread: pd.DataFrame | None = None  # value, bootstrap interval and seed-to-seed spread (analysis.seeds)
     training_seeds: list[int] = field(default_factory=list)  # every training seed of the selection
+    learning: LearningVerdict = field(default_factory=LearningVerdict)  # "no model learned" (analysis.learning)
+
+    @property
+    def references(self) -> list[ModelKey]:
+        """Reference rows among the analysed models (the classical baseline): shown, ranked, not study models."""
+        return [m for m in self.models if is_reference(m[0])]
 
     @property
     def compared_datasets(self) -> dict[str, str]:
@@ -129,6 +136,7 @@ def analyze(
         seed_runs = seed_runs[[m in kept_set for m in pairs]]
     result.seed_spread = seed_spread(seed_runs, result.full, result.replicates)
     result.training_seeds = list(store.selection.get("all_seeds") or store.selection.get("seeds") or [])
+    result.learning = learning_verdict(result.full, store.selection.get("profile"))
     return result
 
 
@@ -177,6 +185,7 @@ def summarize(
         baseline=baseline,
         contents=contents,
         comparison_note=note,
+        learning=learning_verdict(full, contents.profiles[0] if contents is not None and contents.profiles else None),
     )
     result.timings["rankings_tables_s"] = time.perf_counter() - t0
     return result
@@ -187,14 +196,20 @@ def _figures(result: Analysis, folder: Path, formats: Sequence[str]) -> list[Pat
 
     paths: list[Path] = []
     metrics = list(result.full["metric"].unique())
+    verdict = result.learning
+    note = verdict.message if verdict.everywhere else ""  # a tie of zeros is not drawn as a ranking
+    detail = verdict.explanation() if note else ""
+    notes = {d: verdict.dataset_message(d) for d in verdict.datasets}
     for metric in metrics:
         short = metric.split("@")[0]
         figs = {
             f"fig2_ranking_overview_{short}": figures.ranking_overview_figure(
-                result.replicates, result.deltas, metric, delta_metrics=metrics, baseline=result.baseline
+                result.replicates, result.deltas, metric, delta_metrics=metrics, baseline=result.baseline,
+                note=note, note_detail=detail,
             ),
-            f"fig3_per_dataset_{short}": figures.per_dataset_figure(result.replicates, result.deltas, metric),
-            f"blob_consensus_{short}": figures.blob_figure(result.replicates, metric),
+            f"fig3_per_dataset_{short}": figures.per_dataset_figure(result.replicates, result.deltas, metric,
+                                                                    notes=notes),
+            f"blob_consensus_{short}": figures.blob_figure(result.replicates, metric, note=note, note_detail=detail),
         }
         for name, fig in figs.items():
             paths += figures.save_figure(fig, folder / name, formats)
@@ -324,6 +339,10 @@ def comparison_status(result: Analysis) -> dict[str, Any]:
 def readme(result: Analysis, files: Sequence[str] = ()) -> str:
     """``README.md`` of the analysis folder: what the store holds and what was (not) compared."""
     lines = [f"# Analysis of `{result.store}`", ""]
+    if result.learning.message:
+        lines += [f"**{result.learning.message}**: {result.learning.explanation()}. "
+                  + ("The ranking figures say so instead of drawing a tie."
+                     if result.learning.everywhere else "Those datasets' figure panels say so."), ""]
     warning = _twin_warning(result)
     if warning:
         lines += [f"**{warning}** No comparison with the paper's reported numbers is made for them.", ""]
@@ -343,6 +362,11 @@ def readme(result: Analysis, files: Sequence[str] = ()) -> str:
                   f"folds: {', '.join(map(str, c.folds))}.", ""]
     lines += [f"Models analysed ({len(result.models)}): "
               + ", ".join(f"`{a}__{p}`" for a, p in result.models) + "."]
+    if result.references:
+        lines += ["", "Reference rows (not models of the study, labelled `(reference)` in tables and figures, "
+                  "ranked beside the models): " + ", ".join(f"`{a}__{p}`" for a, p in result.references)
+                  + ": the classical baseline, an intensity threshold + 3D connected components detector tuned on "
+                  "the validation split, no learning (`benchmark baseline`; docs/training.md)."]
     if result.dropped:
         lines += ["", "Left out (no run on every dataset): " + ", ".join(f"`{a}__{p}`" for a, p in result.dropped)]
     n = _n_test_images(result)
@@ -386,6 +410,8 @@ def _summary(result: Analysis, files: list[str]) -> dict[str, Any]:
         "store_contents": result.contents.to_dict() if result.contents is not None else None,
         "comparison_with_reported": comparison_status(result),
         "models": [list(m) for m in result.models],
+        "reference_models": [list(m) for m in result.references],
+        "no_model_learned": result.learning.to_dict(),
         "dropped_models": [list(m) for m in result.dropped],
         "best_mean_rank": best,
         "timings_s": result.timings,

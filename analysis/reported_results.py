@@ -15,14 +15,15 @@ ARCHITECTURE_IDS = {
     "ResEnc-RetUNet": "resenc_retina_unet",
     "ResEnc-DefDETR": "resenc_deformable_detr",
 }
+# Table 3 labels -> pre-training setting names of pretraining.registry.PRETRAINING (the RunKey's pretraining part)
 PRETRAINING_IDS = {
     "No - Default": "default",
     "No - Fixed": "fixed",
-    "MT": "multitalent",
+    "MT": "mt",
     "VoCo": "voco",
     "MAE": "mae",
     "S3D": "s3d",
-    "MG": "models_genesis",
+    "MG": "mg",
 }
 METRIC_IDS = {"mAP@0.1": "map@0.1", "FROC@0.1": "froc@0.1"}
 

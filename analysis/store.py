@@ -39,6 +39,7 @@ __all__ = [
     "RESULT_FILE",
     "RUNS_DIR",
     "STORE_FORMAT",
+    "REFERENCE_ARCHITECTURES",
     "ModelKey",
     "ResultsStore",
     "analysis_dir",
@@ -47,6 +48,7 @@ __all__ = [
     "has_run",
     "index_store",
     "init_store",
+    "is_reference",
     "load_match_table",
     "open_store",
     "run_dir",
@@ -66,6 +68,14 @@ KEY_COLUMNS = ("dataset", "architecture", "pretraining", "profile", "fold", "see
 _MATCH_COLUMNS = ("image_index", "class_index", "score", "tp", "ignored", "gt_counts", "det_index", "gt_index")
 
 ModelKey = tuple[str, str]  # (architecture, pretraining)
+# Architectures of reference rows: shown and ranked beside the models, labelled as references (not models of the
+# study). Today the classical baseline (benchmark.classical: intensity threshold + connected components).
+REFERENCE_ARCHITECTURES = ("classical",)
+
+
+def is_reference(architecture: str) -> bool:
+    """True for a reference row's architecture (the classical baseline), not a model of the study."""
+    return architecture in REFERENCE_ARCHITECTURES
 
 
 # -- match tables on disk --------------------------------------------------------------------------------
@@ -300,6 +310,15 @@ def _select(
         runs = runs[runs["variant"] == variant]
         if runs.empty:
             raise ValueError(f"{root} holds no runs of variant {variant!r}")
+    # Reference rows (the classical baseline) are deterministic: one per dataset stands beside every training
+    # seed, so they take no part in the seed choice and the seed spread (their smallest seed is kept).
+    is_ref = runs["architecture"].isin(REFERENCE_ARCHITECTURES)
+    references = runs[is_ref] if not is_ref.all() else runs.iloc[0:0]
+    if not is_ref.all():
+        runs = runs[~is_ref]
+    references = references.sort_values("seed", kind="stable").drop_duplicates(
+        ["dataset", "architecture", "pretraining"]
+    )
     all_seeds = sorted(set(int(s) for s in runs["seed"]))
     seed_runs = runs
     if seed is None and len(all_seeds) > 1:
@@ -316,6 +335,8 @@ def _select(
             raise ValueError(f"{root} holds no runs of seed {seed}; seeds there: {all_seeds}")
         runs = runs[runs["seed"] == seed]
     model = ["dataset", "architecture", "pretraining"]
+    seeds = sorted(set(int(s) for s in runs["seed"]))  # of the models: a reference row's seed names nothing
+    runs = pd.concat([runs, references], ignore_index=True) if not references.empty else runs
     dup = runs[runs.duplicated(model, keep=False)]
     if not dup.empty:
         first = dup.iloc[0]
@@ -327,7 +348,6 @@ def _select(
             f"that differ in {', '.join(differ)} ({', '.join(sorted(set(same['path'].map(lambda p: Path(p).name))))}): "
             f"choose one ({', '.join(flag[c] for c in differ)})"
         )
-    seeds = sorted(set(int(s) for s in runs["seed"]))
     selection = {
         "profile": profiles[0] if profiles else profile,
         "seeds": seeds,

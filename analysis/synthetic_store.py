@@ -29,7 +29,7 @@ DEFAULT_DATASETS = ("S01", "S03", "S06")
 DEFAULT_MODELS: tuple[ModelKey, ...] = (
     ("retina_unet", "default"),
     ("retina_unet", "fixed"),
-    ("retina_unet", "multitalent"),
+    ("retina_unet", "mt"),
     ("resenc_deformable_detr", "default"),
     ("resenc_deformable_detr", "fixed"),
     ("resenc_deformable_detr", "voco"),
@@ -45,11 +45,11 @@ _ARCH_EFFECT = {
 _PRETRAIN_EFFECT = {
     "default": 0.0,
     "fixed": 0.03,
-    "multitalent": 0.05,
+    "mt": 0.05,
     "voco": -0.02,
     "mae": 0.08,
     "s3d": 0.07,
-    "models_genesis": 0.07,
+    "mg": 0.07,
 }
 _SHAPE = 64
 
@@ -80,8 +80,9 @@ def _ground_truth(n_images: int, n_classes: int, rng: np.random.Generator) -> di
 def _predictions(
     gt: dict[str, tuple[np.ndarray, np.ndarray]], skill: float, n_classes: int, fp_per_image: float,
     rng: np.random.Generator,
+    learned: bool = True,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    p_detect = float(np.clip(0.6 + 2.0 * skill, 0.05, 0.98))
+    p_detect = float(np.clip(0.6 + 2.0 * skill, 0.05, 0.98)) if learned else 0.0  # not learned: only false positives
     preds = {}
     for case, (boxes, labels) in gt.items():
         hit = rng.random(len(labels)) < p_detect
@@ -102,16 +103,18 @@ def _predictions(
 
 
 def synthetic_match_table(
-    dataset: str, model: ModelKey, n_images: int = 30, seed: int = 0, fp_per_image: float = 6.0
+    dataset: str, model: ModelKey, n_images: int = 30, seed: int = 0, fp_per_image: float = 6.0, learned: bool = True
 ) -> MatchTable:
-    """The match table of one synthetic model on one synthetic dataset (same ground truth for every model)."""
+    """The match table of one synthetic model on one synthetic dataset (same ground truth for every model).
+
+    ``learned=False`` gives a model that detects nothing (false positives only: mAP 0), as an untrained one."""
     classes = _class_names(dataset)
     gt = _ground_truth(n_images, len(classes), np.random.default_rng([seed, _key(dataset)]))
     arch, pre = model
     effect = _ARCH_EFFECT.get(arch, 0.0) + _PRETRAIN_EFFECT.get(pre, 0.02)
     rng = np.random.default_rng([seed, _key(dataset, arch, pre)])
     skill = effect + rng.normal(0, 0.04)  # per-dataset variation of each model
-    preds = _predictions(gt, skill, len(classes), fp_per_image, rng)
+    preds = _predictions(gt, skill, len(classes), fp_per_image, rng, learned)
     return match_detections(preds, gt, classes, iou_threshold=0.1)
 
 
@@ -122,8 +125,13 @@ def build_synthetic_store(
     n_images: int = 30,
     seed: int = 0,
     fp_per_image: float = 6.0,
+    unlearned: Sequence[str] = (),
 ) -> Path:
-    """Write a synthetic results store with every model on every dataset; returns ``root``."""
+    """Write a synthetic results store with every model on every dataset; returns ``root``.
+
+    On the datasets in ``unlearned`` no model detects anything (as after a few steps of the ``tiny`` profile);
+    reference rows (the classical baseline) keep their made-up skill there, since they learn nothing anyway."""
+    from analysis.store import is_reference
     from benchmark import __version__
     from benchmark.provenance import git_revision
 
@@ -140,7 +148,10 @@ def build_synthetic_store(
     }
     for dataset in datasets:
         for arch, pre in models:
-            table = synthetic_match_table(dataset, (arch, pre), n_images=n_images, seed=seed, fp_per_image=fp_per_image)
+            learned = dataset not in set(unlearned) or is_reference(arch)
+            table = synthetic_match_table(
+                dataset, (arch, pre), n_images=n_images, seed=seed, fp_per_image=fp_per_image, learned=learned
+            )
             prov = {**base, "dataset": {"dataset_id": dataset, "synthetic": True}}
             key = RunKey(dataset, arch, pre, profile=SYNTHETIC_PROFILE, seed=seed)
             write_run(root, key, table, provenance=prov, extra={"synthetic": True})

@@ -38,8 +38,9 @@ __all__ = [
 
 ARCHITECTURE_ORDER = tuple(ARCHITECTURE_IDS.values())
 PRETRAINING_ORDER = tuple(PRETRAINING_IDS.values())
-ARCHITECTURE_LABELS = {v: k for k, v in ARCHITECTURE_IDS.items()}
-PRETRAINING_LABELS = {v: k for k, v in PRETRAINING_IDS.items()}
+# The classical baseline is a reference row, not one of the study's 20 models: its labels say so.
+ARCHITECTURE_LABELS = {**{v: k for k, v in ARCHITECTURE_IDS.items()}, "classical": "Classical (reference)"}
+PRETRAINING_LABELS = {**{v: k for k, v in PRETRAINING_IDS.items()}, "none": "no learning"}
 METRIC_LABELS = {v: k for k, v in METRIC_IDS.items()}
 MEAN, MEAN_RANK, POINT_RANK = "Mean", "Mean Rank", "Point Rank"
 FORMATS = ("markdown", "latex")
@@ -252,11 +253,18 @@ def comparison_table(
 
 # -- rendering ------------------------------------------------------------------------------------------
 def _highlights(table: pd.DataFrame, decimals: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Boolean frames: best per architecture (bold) and best overall (underline), per column."""
+    """Boolean frames: best per architecture (bold) and best overall (underline), per column.
+
+    Reference rows (the classical baseline) are never highlighted and do not take a highlight from the models.
+    """
+    from analysis.store import is_reference
+
     shown = table.round(decimals)
     lower = np.array([c[-1] in _RANK_COLUMNS for c in table.columns])
     score = shown.copy()
     score.loc[:, lower] = -shown.loc[:, lower]
+    reference = np.array([is_reference(a) for a, _ in table.index])
+    score.loc[reference, :] = np.nan
     overall = score.eq(score.max(axis=0), axis=1) & score.notna()
     per_arch = score.eq(score.groupby(level=0).transform("max")) & score.notna()
     return per_arch, overall

@@ -48,6 +48,9 @@ class ExperimentConfig:
     weights: str | None = None  # pre-trained weights: any file/folder the importers read, or a registered name
     transfer: str = "encoder"  # "encoder" (the paper) or "all"
     stem: str | None = None  # "random" | "replicate" | "transfer:NAME"; None: the paper's rule
+    # cache of the synthetic pre-trainings of the study settings (mt, mae, ...); None: $DETBENCH_PRETRAINED or
+    # DATA_ROOT/pretrained (pretraining.registry.pretrained_cache_dir)
+    pretrained_cache: str | None = None
 
     def run_key(self) -> RunKey:
         """The run's identity, computed without generating or reading any image (see :func:`experiment_key`)."""
@@ -77,6 +80,15 @@ def experiment_key(cfg: ExperimentConfig) -> RunKey:
     when they are not the ones the profile would generate. Cheap: reads at most a ``dataset.json``.
     """
     options: dict[str, object] = {"tta": cfg.mirror_tta}
+    setting = _setting(cfg.pretraining)
+    if setting is not None and setting.weights == "pretrained" and cfg.weights is None:
+        source = _weights_source(cfg, setting)
+        if source.kind == "record":  # published weights on this machine: their hash names the run
+            options["weights"] = weights_fingerprint(str(source.path))
+        if cfg.stem is not None:
+            options["stem"] = cfg.stem
+        if cfg.transfer != "encoder":
+            options["transfer"] = cfg.transfer
     if cfg.weights is not None:
         options["weights"] = weights_fingerprint(cfg.weights)
         options["transfer"] = None if cfg.transfer == "encoder" else cfg.transfer
@@ -96,6 +108,19 @@ def experiment_key(cfg: ExperimentConfig) -> RunKey:
         spec = get_dataset(cfg.dataset)  # raises with "did you mean" for unknown names
         dataset_id = spec.twin_id if cfg.dataset.upper().startswith("S") else spec.id
     return RunKey.make(dataset_id, cfg.architecture, cfg.pretraining, cfg.profile, cfg.fold, cfg.seed, options)
+
+
+def _setting(name: str):  # noqa: ANN202 - PretrainingSpec | None
+    from pretraining.registry import PRETRAINING
+
+    return PRETRAINING.get(name) if name in PRETRAINING else None
+
+
+def _weights_source(cfg: ExperimentConfig, setting):  # noqa: ANN001, ANN202 - pretraining.registry.WeightsSource
+    from pretraining.registry import weights_source
+
+    data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
+    return weights_source(setting, cfg.architecture, cfg.profile, cache_dir=cfg.pretrained_cache, data_root=data_root)
 
 
 def weights_fingerprint(weights: str) -> str:
@@ -231,6 +256,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     from benchmark.converters import evaluation_extras
     from benchmark.data.format import PreparedDataset
     from benchmark.datasets import get_dataset
+    from benchmark.inference.bundle import write_predictor
     from benchmark.inference.postprocessing import tune_postprocessing
     from benchmark.inference.predict import predict_preprocessed, to_prepared_frame
     from benchmark.inference.sliding_window import InferenceConfig
@@ -253,14 +279,34 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             f"--pretraining {cfg.pretraining} trains from random weights and cannot take --weights; use "
             "--pretraining custom (the default with --weights) or a pre-training setting that takes weights"
         )
-    if setting.weights is not None and cfg.weights is None:
+    if setting.weights == "user" and cfg.weights is None:
+        raise ValueError(f"pre-training {cfg.pretraining!r} needs pre-trained weights: pass them with --weights FILE")
+    if setting.weights == "pretrained" and cfg.weights is not None:
         raise ValueError(
-            f"pre-training {cfg.pretraining!r} needs its pre-trained encoder, which this version cannot make or "
-            "find yet: pass the checkpoint with --weights FILE"
+            f"--pretraining {cfg.pretraining} brings its own weights; to fine-tune from a file use --pretraining custom"
         )
     data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
     from benchmark.grid.locks import shared_lock
 
+    weights = cfg.weights
+    if setting.weights == "pretrained":
+        from benchmark.grid.pretrain import pretraining_lock_name
+        from models.registry import ARCHITECTURES
+        from pretraining.registry import resolve_pretrained
+
+        # one pre-training per (method, encoder, profile), shared by runs and runners: made by one process
+        encoder = ARCHITECTURES.get(cfg.architecture).encoder_kind
+        with shared_lock(data_root, pretraining_lock_name(cfg.pretraining, encoder, cfg.profile)):
+            source = resolve_pretrained(
+                setting,
+                cfg.architecture,
+                cfg.profile,
+                cache_dir=cfg.pretrained_cache,
+                data_root=data_root,
+                device=cfg.device,
+                progress=cfg.progress,
+            )
+        weights = str(source.checkpoint)
     # twin generation and preprocessing are shared by every run of the dataset: one process writes them at a time
     tag = f"{Path(cfg.dataset).name}-{scale_of_profile(cfg.profile)}"
     with shared_lock(data_root, tag):
@@ -284,7 +330,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             resume=cfg.resume,
             max_steps=cfg.max_steps,
             progress=cfg.progress,
-            weights=cfg.weights,
+            weights=weights,
             transfer=cfg.transfer,
             stem=cfg.stem,
         )
@@ -306,6 +352,10 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     val_pred = predict_preprocessed(model, data, val_ids, inference, cfg.progress)
     params, val_map = tune_postprocessing(val_pred, _ground_truth_preprocessed(data, val_ids), dataset.meta.classes)
     params.save(run_dir / "postprocessing.json")
+    write_predictor(  # what `benchmark predict` needs: plan, model config, inference and post-processing
+        run_dir, cfg.architecture, model.config, data.plan, inference, params, dataset.meta.dataset_id,
+        dataset.meta.classes, cfg.profile, key.to_json(),
+    )
     test_pred = to_prepared_frame(predict_preprocessed(model, data, test_ids, inference, cfg.progress), data, params)
     prediction_file = save_predictions(
         run_dir / "predictions_test.json",
@@ -332,6 +382,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         dataset=dataset_provenance(prepared),
         preprocessing=data.plan.config,
         preprocessed=str(preprocessed),
+        pretrained_weights=weights,
     )
     record = {
         "run_key": key.to_json(),

@@ -41,6 +41,7 @@ class SuiteConfig:
     analyze: bool = True
     replicates: int = 1000
     progress: bool = True
+    classical: bool = True  # add the classical reference row (no learning) per dataset (benchmark.classical)
     # the grid (benchmark/grid, docs/grid.md)
     only: tuple[str, ...] = ()  # --only filters: field=value[,field=value]
     exclude: tuple[str, ...] = ()
@@ -67,6 +68,7 @@ class SuiteResult:
     analysis_dir: Path | None = None
     scores: dict[RunKey, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
+    references: list[RunKey] = field(default_factory=list)  # classical reference rows written or found
 
 
 def suite_rows(cfg: SuiteConfig):  # noqa: ANN201 - (list[Row], list[tuple[Row, str]])
@@ -171,6 +173,8 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
         if cell.id in plan.done and cell.key is not None:
             result.skipped.append(cell.key)
             _say(out, f"skip {cell.key}: already in the store (--force reruns it)")
+    if cfg.classical and cfg.executor != "slurm":
+        result.references = run_references(cfg, sorted({c.key.dataset for c in plan.finetune}), out)
     if cfg.executor == "slurm":
         _run_slurm(cfg, plan, result, out)
     elif cfg.gpus:
@@ -282,6 +286,44 @@ def _run_slurm(cfg: SuiteConfig, plan, result: SuiteResult, out: TextIO | None) 
         _say(out, f"submitted {name}: {len(ids)} task(s), job {ids[0].split('_')[0] if ids else '-'}")
         result.remaining.extend((f"{name}[{i}]", "submitted to SLURM") for i in range(len(ids)))
     _say(out, f"follow them with: benchmark status {cfg.store}")
+
+
+def classical_config(cfg: SuiteConfig, dataset: str):  # noqa: ANN201 - ClassicalConfig
+    """The classical reference run of ``dataset`` beside this suite's runs (same profile, smallest seed)."""
+    from benchmark.classical.baseline import ClassicalConfig
+
+    return ClassicalConfig(
+        dataset=dataset,
+        profile=cfg.profile,
+        seed=min(training_seeds(cfg)),
+        data_root=cfg.data_root,
+        runs=cfg.runs,
+        store=cfg.store,
+        workers=cfg.workers,
+        progress=cfg.progress,
+    )
+
+
+def run_references(cfg: SuiteConfig, datasets: list[str], out: TextIO | None) -> list[RunKey]:
+    """The classical reference row of every dataset of the suite (seconds per twin; skipped when in the store)."""
+    from analysis.store import has_run
+    from benchmark.classical.baseline import run_classical
+
+    keys = []
+    for dataset in datasets:
+        ccfg = classical_config(cfg, dataset)
+        key = ccfg.run_key()
+        keys.append(key)
+        if has_run(cfg.store, key) and not cfg.force:
+            _say(out, f"skip {key}: classical reference row already in the store")
+            continue
+        done = run_classical(ccfg)
+        _say(
+            out,
+            f"reference {key} (classical, no learning) in {done.seconds:.0f} s: test {_scores_line(done.metrics)} "
+            f"(validation map@0.1 {100 * done.validation_map:.1f})",
+        )
+    return keys
 
 
 def summary_text(result: SuiteResult) -> str:

@@ -33,12 +33,12 @@ from benchmark.metrics.froc import froc_from_matches
 from benchmark.metrics.matching import MatchTable
 
 MODELS = (
-    [("retina_unet", p) for p in ("default", "fixed", "multitalent")]
-    + [("deformable_detr", p) for p in ("default", "fixed", "multitalent")]
+    [("retina_unet", p) for p in ("default", "fixed", "mt")]
+    + [("deformable_detr", p) for p in ("default", "fixed", "mt")]
     + [
         (a, p)
         for a in ("resenc_retina_unet", "resenc_deformable_detr")
-        for p in ("default", "fixed", "multitalent", "voco", "mae", "s3d")
+        for p in ("default", "fixed", "mt", "voco", "mae", "s3d")
     ]
 )
 DETECTIONS_PER_IMAGE = 100

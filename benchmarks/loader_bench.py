@@ -18,6 +18,10 @@ twin preprocessed with ``benchmark preprocess``). Prints four tables:
    each measurement (worker start-up, preloading) is not timed. The median of ``--repeats`` is printed, and
    for ``workers=0`` also the CPU milliseconds per patch of this process, which depend less on other jobs.
 
+5. ``--vs-batchgenerators``: the same augmentations by detbench and by batchgeneratorsv2 on the same 128^3
+   patches, one core, side by side with the ratio (``benchmarks/loader_vs_batchgenerators.py``; needs the
+   optional ``bench`` extra, else the table says why it is missing).
+
 Run: ``python benchmarks/loader_bench.py`` (``--help`` for sizes, workers, repeats and batch counts).
 """
 
@@ -235,6 +239,9 @@ def main() -> None:
     parser.add_argument("--skip-storage", action="store_true")
     parser.add_argument("--skip-backends", action="store_true")
     parser.add_argument("--skip-loader", action="store_true")
+    parser.add_argument(
+        "--vs-batchgenerators", action="store_true", help="also time batchgeneratorsv2 doing the same transforms"
+    )
     args = parser.parse_args()
 
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, intra-op threads in the main process: 1")
@@ -266,6 +273,14 @@ def main() -> None:
             print(f"\nloader cases: {len(case_ids)}, npy {npy:.1f} MB, b2nd {b2nd:.1f} MB ({npy / b2nd:.1f}x smaller)")
             read_table(stores, case_ids, args.patch_sizes, args.repeats)
             loader_table(stores, case_ids, args.patch_sizes, args.workers, args.batch_size, args.batches, args.repeats)
+        if args.vs_batchgenerators:
+            import sys
+
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from loader_vs_batchgenerators import print_comparison
+
+            image, seg = (np.asarray(a[:]) for a in data.arrays(case_ids[0]))
+            print_comparison(image, seg, patch=128, repeats=args.repeats)
 
 
 if __name__ == "__main__":

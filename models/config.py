@@ -164,6 +164,10 @@ class RetinaUNetConfig:
     positive_fraction: float = 0.33
     hard_negative_pool_size: int = 20
     min_negatives: int = 1
+    # "hard_negative": nnDetection's sampler above (the paper); "all": every anchor enters the classification
+    # loss, summed and divided by the number of positives (RetinaNet, Lin et al. 2017) -- far more signal per
+    # step, which the few-hundred-step laptop profile needs (docs/training.md)
+    anchor_sampling: str = "hard_negative"
     # losses
     classification_loss: str = "focal"
     focal_alpha: float = 0.25
@@ -186,6 +190,7 @@ class RetinaUNetConfig:
     def __post_init__(self) -> None:
         _check_choice("classification_loss", self.classification_loss, ("focal", "bce"))
         _check_choice("regression_loss", self.regression_loss, ("l1", "smooth_l1", "giou"))
+        _check_choice("anchor_sampling", self.anchor_sampling, ("hard_negative", "all"))
         _check_choice("segmentation_classes", self.segmentation_classes, ("foreground", "per_class"))
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1 (foreground classes), got {self.num_classes}")

@@ -182,6 +182,15 @@ class RetinaUNet(Detector):
             gt_boxes = t["boxes"].to(images.device).float()
             gt_labels = t["labels"].to(images.device).long()
             matched = atss_match(gt_boxes, anchors_per_level, cfg.atss_candidates)
+            if cfg.anchor_sampling == "all":
+                pos = torch.nonzero(matched >= 0).flatten()
+                onehot = torch.zeros_like(cls_logits[i])
+                onehot[pos, gt_labels[matched[pos]]] = 1.0
+                cls_terms.append(sigmoid_focal_loss(cls_logits[i], onehot, cfg.focal_alpha, cfg.focal_gamma).sum())
+                if pos.numel():
+                    reg_terms.append(self._regression_loss(box_deltas[i, pos], anchors[pos], gt_boxes[matched[pos]]))
+                num_pos_total += pos.numel()
+                continue
             with torch.no_grad():
                 hardness = cls_logits[i].max(-1).values  # negatives are ranked by their top class logit
             pos, neg = sample_hard_negatives(
@@ -205,7 +214,10 @@ class RetinaUNet(Detector):
                 reg_terms.append(self._regression_loss(box_deltas[i, pos], anchors[pos], gt_boxes[matched[pos]]))
                 num_pos_total += pos.numel()
 
-        cls_loss = torch.cat(cls_terms).mean() if cls_terms else cls_logits.sum() * 0
+        if cfg.anchor_sampling == "all":  # RetinaNet: summed focal loss over all anchors / number of positives
+            cls_loss = torch.stack(cls_terms).sum() / max(1, num_pos_total)
+        else:
+            cls_loss = torch.cat(cls_terms).mean() if cls_terms else cls_logits.sum() * 0
         reg_loss = torch.stack(reg_terms).sum() / max(1, num_pos_total) if reg_terms else box_deltas.sum() * 0
         seg_logits: Tensor = out["seg_logits"]  # type: ignore[assignment]
         seg_target = torch.stack(

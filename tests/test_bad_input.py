@@ -244,7 +244,7 @@ CASES = [
         "datasets-two-unknown", "datasets --suite D01,LIDCC,X1", "Unknown datasets 'LIDCC', 'X1'. Did you mean 'LIDC'"
     ),
     # convert
-    case("convert-no-converter", "convert D04 --source msd --out conv", "no converter for D04 (LIDC) yet"),
+    case("convert-wrong-folder", "convert D04 --source msd --out conv", "no readers' XML (*.xml) found"),
     case("convert-dataset-typo", "convert LUNA61 --source luna --out conv", "Did you mean 'LUNA16'?"),
     case("convert-source-missing", "convert D01 --source nowhere --out conv", "--source nowhere: not found"),
     case("convert-source-is-file", "convert D01 --source afile --out conv", "--source afile: is a file"),
@@ -507,6 +507,16 @@ CASES = [
     case("run-runs-under-file", f"{RUN} --runs afile/runs", "--runs afile/runs: cannot be created"),
     case("run-real-not-prepared", "run --suite D06 --real --profile tiny", "D06 (LUNA16) is not prepared"),
     case("run-foreign-twin-folder", RUN, "not written by the synthetic generator", foreign_twin_in_data),
+    case("run-no-classical-typo", f"{RUN} --no-clasical", "unrecognized arguments: --no-clasical", code=2),
+    # baseline: the classical reference detector checks everything before reading any image
+    case("baseline-dataset-typo", "baseline --dataset LUNA61", "Did you mean 'LUNA16'?"),
+    case("baseline-dataset-missing", "baseline --dataset nowhere/ds", "--dataset nowhere/ds: not found"),
+    case("baseline-profile-unknown", "baseline --dataset ds --profile laptop", "Unknown training profile 'laptop'"),
+    case("baseline-negative-seed", "baseline --dataset ds --seed -2", "--seed must be >= 0, got -2"),
+    case("baseline-store-is-file", "baseline --dataset ds --store afile", "--store afile: is a file"),
+    case("baseline-store-not-a-store", "baseline --dataset ds --store msd", "a non-empty folder that is not a results"),
+    case("baseline-out-is-dataset", "baseline --dataset ds --out ds", "--out ds: is the dataset folder"),
+    case("baseline-real-not-prepared", "baseline --dataset D06", "D06 (LUNA16) is not prepared"),
 ]
 
 

@@ -51,6 +51,7 @@ def _suite(tmp_path, **kw):
         replicates=20,
         progress=False,
         data_root=str(tmp_path / "data"),
+        classical=False,  # the fake experiments' ground truth is not the twin's: no reference row beside them
     )
     return SuiteConfig(**{**base, **kw})
 
@@ -159,8 +160,11 @@ def test_tiny_suite_end_to_end(tmp_path, monkeypatch):
     ]
     assert main(argv) == 0
     store = open_store(tmp_path / "results")
-    assert set(store.tables("S06")) == {("retina_unet", "default"), ("retina_unet", "fixed")}
+    # the two trained models and the classical reference row (default on), paired on the same test images
+    assert set(store.tables("S06")) == {("retina_unet", "default"), ("retina_unet", "fixed"), ("classical", "none")}
     assert (tmp_path / "results" / "analysis" / "tiny_seed0" / "tables").is_dir()
+    table3 = (tmp_path / "results" / "analysis" / "tiny_seed0" / "tables" / "table3.md").read_text()
+    assert "| Classical (reference) | no learning |" in table3
     # the runner's run folders are the ones benchmark train uses
     assert (tmp_path / "runs" / "S06" / "retina_unet__fixed" / "tiny_official_seed0" / "result.json").is_file()
 

@@ -1,27 +1,40 @@
 """Convert a real dataset from its official download layout into the canonical prepared format.
 
 detbench never downloads data: download the dataset from its official source, then point --source at it.
-Before writing anything the converter checks the source layout and the header and size of every source image
-(a truncated or unreadable file is an error naming it); converted cases are written atomically and skipped on
-a rerun, so an interrupted conversion resumes.
+Before writing anything the converter checks the source layout, the annotation tables and the header of
+every source image (a wrong folder, a missing or truncated file, an unreadable DICOM or an inconsistent
+annotation is an error naming it, and nothing is written); converted cases are written atomically and
+skipped on a rerun, so an interrupted conversion resumes. The result is validated at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 
 NAME = "convert"
 HELP = "convert an official dataset download into the prepared format"
 
 
+def _dataset_help() -> str:
+    from benchmark.datasets import DATASETS
+
+    names = ", ".join(f"{d} {spec.name}" for d, spec in DATASETS.items())
+    return f"dataset id or name: {names}"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help="dataset id or name with a converter (e.g. D06 or LUNA16)")
-    parser.add_argument("--source", required=True, help="folder of the official download")
+    parser.add_argument("dataset", help=_dataset_help())
+    parser.add_argument("--source", required=True, help="folder of the official download (layouts: README)")
     parser.add_argument("--out", required=True, help="output folder of the prepared dataset")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="convert again cases that already exist")
-    parser.add_argument("--fold", type=int, default=None, help="fold used as the official split (LUNA16: 0..9)")
+    parser.add_argument("--fold", type=int, default=None, help="LUNA16 only: fold used as the official split (0..9)")
+    parser.add_argument(
+        "--scheme",
+        default=None,
+        choices=("8-1-1", "9-0-1"),
+        help="LUNA16 only: 8-1-1 (train 8, validate 1, test 1 subsets; default) or 9-0-1 (train 9, test 1)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,22 +50,24 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.datasets import get_dataset
 
     spec = checks.lookup(get_dataset, args.dataset)
-    convert = None
-    if spec is not None and spec.id not in CONVERTERS:
-        have = ", ".join(f"{d} ({get_dataset(d).name})" for d in sorted(CONVERTERS.names()))
-        checks.add(f"no converter for {spec.id} ({spec.name}) yet; converters exist for {have}")
-    elif spec is not None:
-        convert = CONVERTERS.get(spec.id)
-        if args.fold is not None and "fold" not in inspect.signature(convert).parameters:
-            checks.add(f"the {spec.name} converter has no folds; drop --fold")
+    converter = None
+    if spec is not None:
+        converter = CONVERTERS.get(spec.id)
+        for flag, value in (("fold", args.fold), ("scheme", args.scheme)):
+            if value is not None and flag not in converter.options:
+                what = "folds" if flag == "fold" else "schemes"
+                checks.add(f"--{flag} applies to LUNA16 only; the {spec.name} converter has no {what} to choose from")
+        if args.fold is not None and "fold" in converter.options:
+            checks.in_range(args.fold, "--fold", 0, 9)
     checks.raise_if_any()
 
-    from benchmark.data.validate import validate_dataset
+    from benchmark.converters.template import run_converter
 
-    kwargs = {"workers": args.workers, "overwrite": args.overwrite}
-    if args.fold is not None:
-        kwargs["fold"] = args.fold
-    out = convert(source, out, **kwargs)  # checks the source layout and every source file before writing
-    report = validate_dataset(out)
-    print(report.summary())
-    return 0 if report.ok else 1
+    options = {k: v for k, v in (("fold", args.fold), ("scheme", args.scheme)) if v is not None}
+    result = run_converter(converter, source, out, workers=args.workers, overwrite=args.overwrite, **options)
+    print(
+        f"converted {result.written} of {result.cases} case(s) ({result.cases - result.written} already complete) "
+        f"in {result.seconds:.1f} s"
+    )
+    print(result.report.summary())
+    return 0 if result.report.ok else 1

@@ -27,14 +27,20 @@ def check_training(
     weights: str | None = None,
     stem: str | None = None,
     takes_weights: bool = False,
+    each_architecture: bool = True,
+    pretrained_cache: str | None = None,
 ) -> None:
     """Architectures, pre-training settings, profile, seed, workers, the device, and ``--weights``/``--stem``.
 
     ``takes_weights`` is true for ``benchmark train``, which accepts ``--weights``; the suite runner does not yet.
+    A study setting (``mt``, ``mae``, ...) must apply to the architecture (Table 3: SSL on ResEnc only): to every
+    one with ``each_architecture`` (``train``), to at least one otherwise (``run`` skips the combinations the
+    paper does not run). ``pretrained_cache`` (the cache of synthetic pre-trainings) must be writable.
     """
     from benchmark.training.profiles import PROFILES
     from models.registry import ARCHITECTURES
-    from pretraining.registry import PRETRAINING
+    from pretraining.profiles import PRETRAINING_PROFILES
+    from pretraining.registry import PRETRAINING, applicable
 
     if not architectures:
         checks.add(f"{arch_flag}: give at least one architecture (e.g. retina_unet)")
@@ -51,9 +57,27 @@ def check_training(
                 f"{pretraining_flag} {name}: trains from random weights and cannot take --weights; use "
                 f"{pretraining_flag} custom (the default with --weights)"
             )
-        elif setting.weights is not None and weights is None:
+        elif setting.weights == "user" and weights is None:
             hint = "pass the checkpoint with --weights FILE" if takes_weights else "use benchmark train --weights"
             checks.add(f"{pretraining_flag} {name}: needs pre-trained weights, which this command cannot make: {hint}")
+        elif setting.weights == "pretrained":
+            if weights is not None:
+                checks.add(
+                    f"{pretraining_flag} {name}: brings its own weights (a registered record or a synthetic "
+                    f"pre-training made on first use); to fine-tune from a file use {pretraining_flag} custom --weights"
+                )
+            fitting = [a for a in architectures if applicable(setting, a)]
+            if each_architecture or not fitting:
+                for arch in architectures:
+                    if arch in ARCHITECTURES and not applicable(setting, arch):
+                        checks.add(
+                            f"{pretraining_flag} {name}: {setting.paper_label} applies to "
+                            f"{', '.join(setting.architectures or ())} only (Table 3), not to {arch}"
+                        )
+            if profile in PROFILES and profile not in PRETRAINING_PROFILES:
+                checks.add(f"--profile {profile}: no pre-training profile of that name for {pretraining_flag} {name}")
+    if pretrained_cache is not None:
+        checks.output_dir(pretrained_cache, "--pretrained-cache")
     if weights is not None:
         from pretraining.weights import resolve_weights
 

@@ -8,7 +8,9 @@ runs of another --profile or --seed into the same store are new experiments, nev
 The command prints the plan with an estimated time, one line per finished experiment with its test scores, and a
 summary; the analysis goes to STORE/analysis/<profile>_seed<seed>. With --seeds 0,1,2 every experiment is trained
 once per seed; the analysis ranks the smallest seed and reports the seed-to-seed spread beside the bootstrap
-intervals (tables/seed_spread.md).
+intervals (tables/seed_spread.md). Every dataset also gets the classical reference row (intensity threshold +
+connected components tuned on validation, no learning; seconds per twin), labelled as a reference in the
+analysis; --no-classical leaves it out.
 
 The grid (docs/grid.md): by default the paper's 20 model rows (rows whose pre-training this build lacks are
 named and skipped), one pre-training cell per (method, encoder) before the fine-tuning cells that need it.
@@ -55,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="rerun experiments already in the store")
     parser.add_argument("--no-analyze", action="store_true", help="do not run the bootstrap analysis at the end")
     parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    parser.add_argument(
+        "--no-classical", action="store_true", help="leave out the classical reference row (benchmark baseline)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument(
         "--only", action="append", default=[], help="run only cells matching arch=..,pretraining=..,dataset=.."
@@ -149,11 +154,7 @@ def run(args: argparse.Namespace) -> int:
     # Everything is checked before any twin is generated, any case preprocessed or any step trained.
     checks = Checks()
     archs, pretrainings = _check_grid(checks, args)
-    from benchmark.grid.rows import PRETRAINED_METHODS
-
-    # encoders of the pre-trained rows come from the grid's own pre-training cells, not from --weights
-    pretrainings = tuple(p for p in pretrainings if p not in PRETRAINED_METHODS) or ("fixed",)
-    if archs and pretrainings or args.archs is None and args.pretraining is None:
+    if archs and pretrainings:
         check_training(
             checks,
             list(archs),
@@ -164,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             args.device,
             "--archs",
             "--pretraining",
+            each_architecture=False,
         )
     checks.at_least(args.replicates, "--replicates")
     seeds = checks.seed_list(args.seeds)
@@ -204,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         slurm_folder=args.slurm_dir,
         slurm_partition=args.slurm_partition,
         slurm_constraint=args.slurm_constraint,
+        classical=not args.no_classical,
     )
     if args.dry_run:
         from benchmark.grid.cells import build_plan

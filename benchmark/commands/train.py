@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pretraining",
         default=None,
-        help="pre-training setting (default: fixed, or custom with --weights); see benchmark/pretraining docs",
+        help="pre-training setting: default, fixed, mt, mae, s3d, mg, voco (default: fixed, or custom with --weights)",
     )
     parser.add_argument("--weights", default=None, help="pre-trained weights: nnssl/nnU-Net/MultiTalent/detbench file")
     parser.add_argument(
@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--stem", default=None, help="input stem: random, replicate or transfer:NAME (default: the paper's rule)"
+    )
+    parser.add_argument(
+        "--pretrained-cache",
+        default=None,
+        help="cache of the synthetic pre-trainings (default $DETBENCH_PRETRAINED or DATA_ROOT/pretrained)",
     )
     parser.add_argument("--fold", type=int, default=None, help="cross-validation fold (default: official split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default 0)")
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     pretraining = args.pretraining or ("custom" if args.weights else "fixed")
     check_training(
         checks, [args.arch], [pretraining], args.profile, args.seed, args.workers, args.device,
-        weights=args.weights, stem=args.stem, takes_weights=True,
+        weights=args.weights, stem=args.stem, takes_weights=True, pretrained_cache=args.pretrained_cache,
     )
     checks.at_least(args.max_steps, "--max-steps")
     seeds = checks.seed_list(args.seeds) or (args.seed,)
@@ -100,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
                 weights=args.weights,
                 transfer=args.transfer,
                 stem=args.stem,
+                pretrained_cache=args.pretrained_cache,
                 workers=args.workers,
                 device=args.device,
                 mirror_tta=args.tta,

@@ -29,6 +29,8 @@ def instances_from_semantic(
     """Instances = 26-connected components of each semantic label in ``class_of_label`` (label -> class index).
 
     Components smaller than ``min_voxels`` are dropped (annotation specks); other labels are background.
+    One labelling pass per semantic label and one lookup table maps component ids to instance ids: no loop
+    over objects touches the volume (a 512^3 scan with hundreds of fracture fragments stays one pass).
     """
     from scipy import ndimage
 
@@ -40,12 +42,71 @@ def instances_from_semantic(
         if n == 0:
             continue
         sizes = np.bincount(comps.ravel(), minlength=n + 1)
-        for comp in range(1, n + 1):
-            if sizes[comp] >= min_voxels:
-                out[comps == comp] = next_id
-                classes[next_id] = cls
-                next_id += 1
+        keep = np.flatnonzero(sizes[1:] >= min_voxels) + 1
+        lut = np.zeros(n + 1, dtype=np.int32)
+        lut[keep] = np.arange(next_id, next_id + keep.size, dtype=np.int32)
+        out += lut[comps]  # semantic labels are disjoint, so components of different labels never overlap
+        classes.update({next_id + k: cls for k in range(keep.size)})
+        next_id += keep.size
     return out, classes
+
+
+def relabel(instances: np.ndarray, keep: dict[int, int]) -> tuple[np.ndarray, dict[int, int]]:
+    """Instance map with only the ids in ``keep`` (id -> class), renumbered 1..N, through one lookup table."""
+    inst = np.asarray(instances)
+    top = int(inst.max(initial=0))
+    present = set(np.unique(inst).tolist())
+    ids = sorted(i for i in keep if 0 < i <= top and i in present)
+    lut = np.zeros(top + 1, dtype=np.int32)
+    lut[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
+    return lut[inst], {k + 1: keep[i] for k, i in enumerate(ids)}
+
+
+def instances_from_boxes(
+    shape: Sequence[int], boxes: np.ndarray, classes: Sequence[int], overlap: str = "drop"
+) -> tuple[np.ndarray, dict[int, int], list[int]]:
+    """Instance map ``(z, y, x)`` from voxel boxes ``[N, 6]`` ``(z0, y0, x0, z1, y1, x1)``, half-open.
+
+    Kept boxes become instances ``1..K`` in order, of class ``classes[k]``; boxes are clipped to the image and
+    keep at least one voxel. Where boxes overlap the earlier box keeps the shared voxels. ``overlap="drop"``
+    drops a box that overlaps an earlier one (every instance stays box-shaped, as a box-only dataset needs);
+    ``overlap="free"`` gives it its free voxels (its bounding box is usually still its own box) and drops it only
+    when no voxel is free. Returns the map, the classes of the kept instances and the indices of dropped boxes.
+    """
+    if overlap not in ("drop", "free"):
+        raise ValueError(f"overlap must be 'drop' or 'free', got {overlap!r}")
+    out = np.zeros(tuple(int(v) for v in shape), dtype=np.int32)
+    kept: dict[int, int] = {}
+    dropped: list[int] = []
+    hi_limit = np.asarray(out.shape)
+    for k, (box, cls) in enumerate(zip(np.asarray(boxes, dtype=np.int64).reshape(-1, 6), classes, strict=True)):
+        lo = np.clip(box[:3], 0, hi_limit - 1)
+        hi = np.maximum(np.clip(box[3:], 0, hi_limit), lo + 1)
+        region = out[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+        free = region == 0
+        if not free.any() or (overlap == "drop" and not free.all()):
+            dropped.append(k)
+            continue
+        region[free] = len(kept) + 1
+        kept[len(kept) + 1] = int(cls)
+    return out, kept, dropped
+
+
+def overlapping_boxes(boxes: np.ndarray) -> list[int]:
+    """Indices of the boxes :func:`instances_from_boxes` drops: those overlapping an earlier kept box.
+
+    Box arithmetic only (no volume), so a provenance can count them for thousands of scans.
+    """
+    b = np.asarray(boxes, dtype=np.int64).reshape(-1, 6)
+    b = np.concatenate([b[:, :3], np.maximum(b[:, 3:], b[:, :3] + 1)], axis=1)
+    kept: list[int] = []
+    dropped: list[int] = []
+    for k in range(len(b)):
+        if kept and np.any(np.all((b[kept, :3] < b[k, 3:]) & (b[k, :3] < b[kept, 3:]), axis=1)):
+            dropped.append(k)
+        else:
+            kept.append(k)
+    return dropped
 
 
 def seeded_split(case_ids: Sequence[str], sizes: SplitSizes, seed: int) -> Splits:
@@ -66,6 +127,36 @@ def seeded_split(case_ids: Sequence[str], sizes: SplitSizes, seed: int) -> Split
     val_ids = sorted(ids[i] for i in order[test : test + val])
     train_ids = sorted(ids[i] for i in order[test + val :])
     return Splits(train=train_ids, val=val_ids, test=test_ids, version=f"seeded-{seed}")
+
+
+def seeded_folds(pool: Sequence[str], k: int, seed: int) -> list[dict[str, list[str]]]:
+    """``k`` cross-validation folds over ``pool`` (a seeded permutation cut into ``k`` near-equal parts)."""
+    ids = sorted(pool)
+    if len(ids) < k:
+        raise ValueError(f"too few cases ({len(ids)}) for {k} folds")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    parts = np.array_split(order, k)
+    folds = []
+    for part in parts:
+        val = sorted(ids[i] for i in part)
+        folds.append({"train": sorted(set(ids) - set(val)), "val": val})
+    return folds
+
+
+def holdout(ids: Sequence[str], keep: int, held: int, seed: int) -> tuple[list[str], list[str]]:
+    """Seeded hold-out of ``ids`` in the proportion ``keep:held`` (e.g. PN9's 6037:670 train:val).
+
+    The held-out count is ``round(n * held / (keep + held))`` with at least one case on each side when
+    ``held > 0``: with the full dataset the published sizes come out exactly; a tiny tree keeps the proportion.
+    """
+    ids = sorted(ids)
+    n = len(ids)
+    n_held = round(n * held / (keep + held)) if held else 0
+    if held and n >= 2:
+        n_held = min(max(n_held, 1), n - 1)
+    order = np.random.default_rng(seed).permutation(n)
+    held_ids = sorted(ids[i] for i in order[:n_held])
+    return sorted(set(ids) - set(held_ids)), held_ids
 
 
 def load_or_create_splits(out: Path, create: Callable[[], Splits]) -> Splits:
@@ -111,9 +202,12 @@ def check_source_images(paths: Iterable[Path], limit: int = 20) -> list[Geometry
     return geometries
 
 
-def case_written(out: Path, case_id: str, split: str) -> bool:
-    """A converted case is complete: its label JSON, written last by :func:`write_case`, exists."""
-    return image_path(out, case_id, 0, split).is_file() and label_json_path(out, case_id, split).is_file()
+def case_written(out: Path, case_id: str, split: str, channels: int = 1) -> bool:
+    """A converted case is complete: its channels and its label JSON, written last by :func:`write_case`, exist."""
+    return (
+        all(image_path(out, case_id, c, split).is_file() for c in range(channels))
+        and label_json_path(out, case_id, split).is_file()
+    )
 
 
 def _run_job(job: CaseJob, out: Path) -> dict:

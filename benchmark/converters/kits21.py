@@ -9,43 +9,24 @@ seeded split stored in splits.json and never regenerated.
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.converters import CONVERTERS
-from benchmark.converters.common import (
-    CaseJob,
-    check_source_images,
-    instances_from_semantic,
-    load_or_create_splits,
-    seeded_split,
-    write_cases,
-)
+from benchmark.converters.common import instances_from_semantic, seeded_split
+from benchmark.converters.template import ConverterSpec, Options, SourceCase
 from benchmark.core.conventions import Geometry
-from benchmark.data.format import Case, DatasetMeta, read_image, write_dataset_files
-from benchmark.datasets.d03_kits21 import SPEC
+from benchmark.data.format import Case, Splits, read_image
+from benchmark.datasets.d03_kits21 import SPEC as DATASET
 
 SPLIT_SEED = 20251
-CLASS_OF_LABEL = {3: 0, 2: 1}  # cyst -> 0, tumour -> 1
 SEGMENTATION = "aggregated_MAJ_seg.nii.gz"
+CLASS_OF_LABEL = {3: DATASET.classes.index("cyst"), 2: DATASET.classes.index("tumour")}
 
 
-def _load(folder: Path) -> Case:
-    import SimpleITK as sitk
-
-    img = read_image(folder / "imaging.nii.gz")
-    semantic = sitk.GetArrayFromImage(read_image(folder / SEGMENTATION))
-    instances, classes = instances_from_semantic(semantic, CLASS_OF_LABEL)
-    return Case(
-        folder.name, sitk.GetArrayFromImage(img).astype(np.float32)[None], Geometry.from_sitk(img), instances, classes
-    )
-
-
-def convert_kits21(source: str | Path, out: str | Path, workers: int = 1, overwrite: bool = False) -> Path:
-    """Convert the KiTS21 ``data`` folder (or the repository root holding it) into a prepared dataset."""
-    source, out = Path(source), Path(out)
+def find_cases(source: Path, options: Options) -> list[SourceCase]:
+    """Every ``case_XXXXX`` folder of ``data`` (or of ``source`` itself) with image and segmentation."""
     root = source / "data" if (source / "data").is_dir() else source
     folders = sorted(p for p in root.glob("case_*") if (p / "imaging.nii.gz").is_file())
     if not folders:
@@ -53,24 +34,36 @@ def convert_kits21(source: str | Path, out: str | Path, workers: int = 1, overwr
     missing = [p.name for p in folders if not (p / SEGMENTATION).is_file()]
     if missing:
         raise FileNotFoundError(f"{root}: no {SEGMENTATION} for {missing[:5]}")
-    check_source_images([p / name for p in folders for name in ("imaging.nii.gz", SEGMENTATION)])
-    splits = load_or_create_splits(out, lambda: seeded_split([p.name for p in folders], SPEC.splits, SPLIT_SEED))
-    jobs = [CaseJob(p.name, splits.split_of(p.name), partial(_load, p)) for p in folders]
-    write_cases(jobs, out, workers, overwrite, "convert KiTS21")
-    meta = DatasetMeta(
-        name="KiTS21",
+    return [SourceCase(p.name, (p / "imaging.nii.gz", p / SEGMENTATION)) for p in folders]
+
+
+def load_case(case: SourceCase) -> Case:
+    import SimpleITK as sitk
+
+    image, segmentation = case.files
+    img = read_image(image)
+    instances, classes = instances_from_semantic(sitk.GetArrayFromImage(read_image(segmentation)), CLASS_OF_LABEL)
+    array = sitk.GetArrayFromImage(img).astype(np.float32)[None]
+    return Case(case.case_id, array, Geometry.from_sitk(img), instances, classes)
+
+
+def make_splits(cases: list[SourceCase], options: Options) -> Splits:
+    return seeded_split([c.case_id for c in cases], DATASET.splits, SPLIT_SEED)
+
+
+SPEC = CONVERTERS.register(
+    "D03",
+    ConverterSpec(
         dataset_id="D03",
-        modalities=["CT"],
-        classes=list(SPEC.classes),
-        provenance={
-            "source": f"KiTS21 data/case_XXXXX (imaging.nii.gz, {SEGMENTATION})",
-            "converter": "benchmark.converters.kits21",
-            "instances": "26-connected components of label 3 (cyst, class 0) and label 2 (tumour, class 1)",
-            "split": f"seeded split (seed {SPLIT_SEED}) in Table 1 proportions",
+        module=__name__,
+        layout=f"the KiTS21 data folder with case_XXXXX/imaging.nii.gz and case_XXXXX/{SEGMENTATION}",
+        find_cases=find_cases,
+        load_case=load_case,
+        make_splits=make_splits,
+        split_rule=f"seeded split (seed {SPLIT_SEED}) in Table 1 proportions 204/51/45",
+        official_files=("kits.json", "data/kits.json"),
+        provenance=lambda cases, opts: {
+            "instances": "26-connected components of label 3 (cyst, class 0) and label 2 (tumour, class 1)"
         },
-    )
-    write_dataset_files(out, meta, splits)
-    return out
-
-
-CONVERTERS.register("D03", convert_kits21)
+    ),
+)

@@ -5,45 +5,27 @@ Source layout (https://ribfrac.grand-challenge.org/dataset/): ``RibFracN-image.n
 (``public_id,label_id,label_code``; code -1 marks fractures the challenge ignores). Files are found
 recursively, so Part1/Part2 sub-folders work as downloaded. The official validation cases become the test
 split; the official training cases are split in the paper's 336/84 proportions with a stored seeded split.
-Instances with code -1 are removed from the instance map and counted in the provenance.
+Instances with code -1 are removed from the instance map (one lookup table) and counted in the provenance.
 """
 
 from __future__ import annotations
 
 import re
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmark.converters import CONVERTERS
-from benchmark.converters.common import CaseJob, check_source_images, load_or_create_splits, seeded_split, write_cases
+from benchmark.converters.common import relabel, seeded_split
+from benchmark.converters.template import ConverterSpec, Options, SourceCase
 from benchmark.core.conventions import Geometry
-from benchmark.data.format import Case, DatasetMeta, Splits, read_image, write_dataset_files
-from benchmark.datasets.d02_ribfrac import SPEC
+from benchmark.data.format import Case, Splits, read_image
+from benchmark.datasets.d02_ribfrac import SPEC as DATASET
 from benchmark.datasets.spec import SplitSizes
 
 SPLIT_SEED = 20252
 IGNORE_CODE = -1
-
-
-def _load(image: Path, label: Path, case_id: str, codes: dict[int, int]) -> Case:
-    import SimpleITK as sitk
-
-    img = read_image(image)
-    inst = sitk.GetArrayFromImage(read_image(label)).astype(np.int32)
-    ignored = [i for i, code in codes.items() if code == IGNORE_CODE]
-    if ignored:
-        inst[np.isin(inst, ignored)] = 0
-    present = sorted(int(v) for v in np.unique(inst) if v > 0)
-    return Case(
-        case_id,
-        sitk.GetArrayFromImage(img).astype(np.float32)[None],
-        Geometry.from_sitk(img),
-        inst,
-        {i: 0 for i in present},
-    )
 
 
 def _read_info(path: Path) -> pd.DataFrame:
@@ -64,9 +46,8 @@ def _official_part(image: Path) -> str:
     return "val" if re.search(r"val", str(image.parent), re.IGNORECASE) else "train"
 
 
-def convert_ribfrac(source: str | Path, out: str | Path, workers: int = 1, overwrite: bool = False) -> Path:
-    """Convert the RibFrac download at ``source`` into a prepared dataset at ``out``."""
-    source, out = Path(source), Path(out)
+def find_cases(source: Path, options: Options) -> list[SourceCase]:
+    """Image/label pairs found recursively, each with its info-CSV codes and its official part."""
     images = {p.name[: -len("-image.nii.gz")]: p for p in sorted(source.rglob("RibFrac*-image.nii.gz"))}
     if not images:
         raise FileNotFoundError(f"{source}: expected RibFracN-image.nii.gz files (the RibFrac download)")
@@ -74,40 +55,50 @@ def convert_ribfrac(source: str | Path, out: str | Path, workers: int = 1, overw
     missing = sorted(set(images) - set(labels))
     if missing:
         raise FileNotFoundError(f"{source}: no RibFracN-label.nii.gz for {missing[:5]}")
-    check_source_images([p for c in images for p in (images[c], labels[c])])
     infos = [_read_info(p) for p in sorted(source.rglob("*info*.csv"))]
     info = pd.concat(infos) if infos else pd.DataFrame(columns=["public_id", "label_id", "label_code"])
     codes = {
         cid: dict(zip(g.label_id.astype(int), g.label_code.astype(int), strict=True))
         for cid, g in info.groupby("public_id")
     }
-    official_val = sorted(c for c, p in images.items() if _official_part(p) == "val")
-    official_train = sorted(c for c in images if c not in official_val)
-    if not official_val:
+    if not any(_official_part(p) == "val" for p in images.values()):
         raise FileNotFoundError(f"{source}: found no official validation cases (a folder named like 'ribfrac-val-*')")
+    return [SourceCase(c, (images[c], labels[c]), _official_part(images[c]), codes.get(c, {})) for c in sorted(images)]
 
-    def create() -> Splits:
-        # the held-out part of the seeded split becomes val; the official validation cases are the test split
-        inner = seeded_split(official_train, SplitSizes(SPEC.splits.train, 0, SPEC.splits.val), SPLIT_SEED)
-        return Splits(train=inner.train, val=inner.test, test=official_val, version=inner.version)
 
-    splits = load_or_create_splits(out, create)
-    jobs = [CaseJob(c, splits.split_of(c), partial(_load, images[c], labels[c], c, codes.get(c, {}))) for c in images]
-    write_cases(jobs, out, workers, overwrite, "convert RibFrac")
-    meta = DatasetMeta(
-        name="RibFrac",
+def load_case(case: SourceCase) -> Case:
+    import SimpleITK as sitk
+
+    image, label = case.files
+    img = read_image(image)
+    inst = sitk.GetArrayFromImage(read_image(label)).astype(np.int32)
+    present = set(np.unique(inst).tolist()) - {0}
+    instances, classes = relabel(inst, {i: 0 for i in present if case.info.get(i) != IGNORE_CODE})
+    array = sitk.GetArrayFromImage(img).astype(np.float32)[None]
+    return Case(case.case_id, array, Geometry.from_sitk(img), instances, classes)
+
+
+def make_splits(cases: list[SourceCase], options: Options) -> Splits:
+    """Test = the official validation cases; train/val = a seeded 336:84 split of the official training cases."""
+    official_val = sorted(c.case_id for c in cases if c.group == "val")
+    official_train = sorted(c.case_id for c in cases if c.group != "val")
+    inner = seeded_split(official_train, SplitSizes(DATASET.splits.train, 0, DATASET.splits.val), SPLIT_SEED)
+    return Splits(train=inner.train, val=inner.test, test=official_val, version=inner.version)
+
+
+SPEC = CONVERTERS.register(
+    "D02",
+    ConverterSpec(
         dataset_id="D02",
-        modalities=["CT"],
-        classes=["fracture"],
-        provenance={
-            "source": "RibFrac challenge train/val download (images, instance labels, info CSVs)",
-            "converter": "benchmark.converters.ribfrac",
-            "ignored_instances_removed": int(sum(v == IGNORE_CODE for c in codes.values() for v in c.values())),
-            "split": f"test = official validation cases; train/val = seeded split (seed {SPLIT_SEED}) of training",
+        module=__name__,
+        layout="the RibFrac train/val download (RibFracN-image.nii.gz, RibFracN-label.nii.gz, ribfrac-*-info.csv)",
+        find_cases=find_cases,
+        load_case=load_case,
+        make_splits=make_splits,
+        split_rule=f"test = official validation cases; train/val = seeded split (seed {SPLIT_SEED}) of training",
+        official_files=("**/*info*.csv",),
+        provenance=lambda cases, opts: {
+            "ignored_instances_removed": int(sum(v == IGNORE_CODE for c in cases for v in c.info.values()))
         },
-    )
-    write_dataset_files(out, meta, splits)
-    return out
-
-
-CONVERTERS.register("D02", convert_ribfrac)
+    ),
+)

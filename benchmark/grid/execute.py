@@ -88,7 +88,9 @@ def _execute(cfg: SuiteConfig, cell: Cell, run_dir: Path) -> Outcome:
     if cell.kind != FINETUNE:
         from benchmark.grid.pretrain import run_pretraining_cell
 
-        checkpoint = run_pretraining_cell(cell.method, cell.encoder, cell.profile, run_dir, cfg.device)
+        checkpoint = run_pretraining_cell(
+            cell.method, cell.encoder, cell.profile, cfg.data_root, cfg.device, cfg.progress
+        )
         record = {"cell": cell.to_json(), "checkpoint": str(checkpoint), "run_dir": str(run_dir), "time": time.time()}
         atomic_write_json(records.pretraining_path(cfg.store, cell.id), record, indent=2)
         return Outcome(cell.id, DONE, f"checkpoint {checkpoint}")

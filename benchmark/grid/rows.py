@@ -32,6 +32,11 @@ class Row:
 
     @property
     def needs_pretraining(self) -> bool:
+        """A registered setting with pre-trained weights (``weights == "pretrained"``), or a paper method."""
+        from pretraining.registry import PRETRAINING
+
+        if self.pretraining in PRETRAINING:
+            return PRETRAINING.get(self.pretraining).weights == "pretrained"
         return self.pretraining in PRETRAINED_METHODS
 
     def __str__(self) -> str:
@@ -49,10 +54,18 @@ def select_rows(architectures: tuple[str, ...] = (), pretraining: tuple[str, ...
     """The rows of a run: the paper's rows restricted by the given names; both given: every combination.
 
     Both empty: all 20 paper rows. Only one given: the paper rows with that architecture (pre-training).
-    Both given: their product, so ``--archs retina_unet --pretraining custom`` still runs a row outside Table 3.
+    Both given: their product (without the pairs Table 3 rules out, an SSL setting on a plain encoder), so
+    ``--archs retina_unet --pretraining custom`` still runs a row outside Table 3.
     """
     if architectures and pretraining:
-        return [Row(a, p) for a in architectures for p in pretraining]
+        from pretraining.registry import PRETRAINING, applicable
+
+        return [
+            Row(a, p)
+            for a in architectures
+            for p in pretraining
+            if p not in PRETRAINING or applicable(PRETRAINING.get(p), a)  # Table 3: no SSL on plain encoders
+        ]
     return [
         r
         for r in PAPER_ROWS

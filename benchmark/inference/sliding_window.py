@@ -48,6 +48,16 @@ def _flip_boxes(boxes: torch.Tensor, axes: tuple[int, ...], shape: tuple[int, ..
 
 
 @torch.no_grad()
+def _memory_format_of(model: torch.nn.Module) -> torch.memory_format:
+    """Channels-last-3d when the model's first 5-D weight is stored so (a ``channels_last`` training profile):
+    feeding windows in the same layout keeps oneDNN from converting every convolution's input."""
+    for p in model.parameters():
+        if p.dim() == 5:
+            channels_last = p.is_contiguous(memory_format=torch.channels_last_3d) and not p.is_contiguous()
+            return torch.channels_last_3d if channels_last else torch.contiguous_format
+    return torch.contiguous_format
+
+
 def predict_volume(model: torch.nn.Module, image: torch.Tensor, config: InferenceConfig) -> dict[str, np.ndarray]:
     """Boxes, scores and labels for a whole ``(C, z, y, x)`` volume, in its voxel frame."""
     if image.ndim != 4:
@@ -63,6 +73,7 @@ def predict_volume(model: torch.nn.Module, image: torch.Tensor, config: Inferenc
     views = mirror_views(config.mirror_axes)
     jobs = [(t, v) for v in range(len(views)) for t in tiles]
     device = next(model.parameters()).device
+    memory_format = _memory_format_of(model)
     found: dict[str, list] = {"boxes": [], "scores": [], "labels": [], "weights": [], "views": []}
     for start in range(0, len(jobs), config.batch_size):
         chunk = jobs[start : start + config.batch_size]
@@ -70,7 +81,7 @@ def predict_volume(model: torch.nn.Module, image: torch.Tensor, config: Inferenc
         for (z, y, x), v in chunk:
             crop = image[:, z : z + patch[0], y : y + patch[1], x : x + patch[2]]
             crops.append(torch.flip(crop, dims=[a + 1 for a in views[v]]) if views[v] else crop)
-        detections = model.predict(torch.stack(crops).to(device))
+        detections = model.predict(torch.stack(crops).to(device).contiguous(memory_format=memory_format))
         for ((z, y, x), v), det in zip(chunk, detections, strict=True):
             boxes = _flip_boxes(det["boxes"].float().cpu(), views[v], patch) if views[v] else det["boxes"].float().cpu()
             centres = to_numpy((boxes[:, :3] + boxes[:, 3:]) / 2)

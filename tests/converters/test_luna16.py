@@ -69,7 +69,7 @@ def test_missing_subset_is_a_clear_error(tmp_path, capsys):
 
 
 def test_no_converter_lists_valid_ones():
-    with pytest.raises(ValueError, match="Valid names: D01, D02, D03, D06"):
+    with pytest.raises(ValueError, match="Valid names: D01, D02, D03, D04, D05, D06, D07, D08"):
         CONVERTERS.get("D09")
 
 
@@ -114,3 +114,56 @@ def test_evaluate_uses_the_official_findings(tmp_path, capsys):
     text = (tmp_path / "res.json").read_text()
     assert "luna16_annotations" in text  # scored against the official CSVs, not the boxes
     assert '"luna16"' in text
+
+
+def test_scheme_9_0_1_trains_on_nine_subsets(tmp_path, capsys):
+    uids = _fake_luna(tmp_path / "src")
+    out = tmp_path / "D06"
+    argv = ["convert", "LUNA16", "--source", str(tmp_path / "src"), "--out", str(out), "--scheme", "9-0-1"]
+    assert main(argv + ["--fold", "4"]) == 0, capsys.readouterr().err
+    ds = PreparedDataset(out)
+    assert ds.splits.val == [] and ds.splits.test == [case_id_from_uid(uids[4])] and len(ds.splits.train) == 9
+    for k, fold in enumerate(ds.splits.folds):
+        assert fold["test"] == [case_id_from_uid(uids[k])] and fold["val"] == [] and len(fold["train"]) == 9
+    assert sorted(c for f in ds.splits.folds for c in f["test"]) == sorted(map(case_id_from_uid, uids))
+    assert ds.meta.provenance["scheme"] == "9-0-1"
+    # the same folder cannot silently switch to another official split
+    assert main(argv[:-2] + ["--scheme", "8-1-1", "--fold", "4"]) == 1
+    assert "another official split" in capsys.readouterr().err
+
+
+def test_unknown_series_in_annotations_is_a_clear_error(tmp_path, capsys):
+    _fake_luna(tmp_path / "src")
+    with open(tmp_path / "src" / "annotations.csv", "a") as f:
+        f.write("1.2.3.999,0,0,0,5\n")
+    assert main(["convert", "D06", "--source", str(tmp_path / "src"), "--out", str(tmp_path / "o")]) == 1
+    assert "series 1.2.3.999 is in no subset folder" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_pooled_cpm_scores_all_folds_at_once():
+    from benchmark.metrics.protocols.luna16 import luna16_froc, luna16_pooled_froc
+
+    ann = pd.DataFrame(
+        [["a", 0.0, 0.0, 0.0, 6.0], ["b", 0.0, 0.0, 0.0, 6.0], ["c", 0.0, 0.0, 0.0, 6.0]],
+        columns=["seriesuid", "coordX", "coordY", "coordZ", "diameter_mm"],
+    )
+    cand = [
+        pd.DataFrame(
+            [["a", 0.0, 0.0, 0.0, 0.9], ["a", 50.0, 0, 0, 0.8]],
+            columns=["seriesuid", "coordX", "coordY", "coordZ", "probability"],
+        ),
+        pd.DataFrame(
+            [["b", 0.5, 0.0, 0.0, 0.3], ["c", 60.0, 0, 0, 0.95]],
+            columns=["seriesuid", "coordX", "coordY", "coordZ", "probability"],
+        ),
+    ]
+    pooled = luna16_pooled_froc(cand, [["a"], ["b", "c"]], ann)
+    direct = luna16_froc(pd.concat(cand), ann, ["a", "b", "c"])
+    assert pooled.score == pytest.approx(direct.score)
+    per_fold_mean = np.mean([luna16_froc(cand[0], ann, ["a"]).score, luna16_froc(cand[1], ann, ["b", "c"]).score])
+    assert pooled.score != pytest.approx(per_fold_mean)  # pooling is not the mean of the fold CPMs
+    with pytest.raises(ValueError, match="folds must be disjoint"):
+        luna16_pooled_froc(cand, [["a", "b"], ["b", "c"]], ann)
+    with pytest.raises(ValueError, match="outside its test list"):
+        luna16_pooled_froc(cand, [["a"], ["b"]], ann)

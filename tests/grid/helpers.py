@@ -26,6 +26,8 @@ def suite(tmp_path: Path, **kw) -> SuiteConfig:  # noqa: ANN003
     base = dict(
         suite="S06",
         architectures=("retina_unet",),
+        pretraining=("default", "fixed"),
+        classical=False,  # the fake experiments' ground truth is not the twin's: no reference row beside them
         store=str(tmp_path / "store"),
         runs=str(tmp_path / "runs"),
         replicates=20,

@@ -7,7 +7,7 @@ from benchmark.grid.cells import build_plan
 from benchmark.grid.estimates import finetune_gpu_hours, pretrain_gpu_hours
 from benchmark.grid.filters import parse_filter
 from benchmark.grid.rows import PAPER_ROWS, Row, available_rows, select_rows
-from pretraining.registry import PRETRAINING, PretrainingSpec
+from pretraining.registry import PRETRAINING
 from tests.grid.helpers import suite
 
 
@@ -26,47 +26,46 @@ def test_the_paper_has_twenty_rows_and_unregistered_ones_are_named():
     assert select_rows(("retina_unet",), ("custom",)) == [Row("retina_unet", "custom")]  # both given: product
 
 
-@pytest.fixture
-def with_mt(monkeypatch):
-    """Register a MultiTalent-like setting for the test, as the pre-training package will."""
-    monkeypatch.setitem(PRETRAINING._items, "mt", PretrainingSpec("mt", "MT", "fixed", "pretrained"))
-
-
-def test_pretraining_cells_are_shared_dependencies(tmp_path, with_mt):
-    plan = build_plan(suite(tmp_path, suite="S06,S07", architectures=()))
+def test_pretraining_cells_are_shared_dependencies(tmp_path):
+    plan = build_plan(suite(tmp_path, suite="S06,S07", architectures=(), pretraining=()))
     pre = {c.id: c for c in plan.pretrain}
-    assert sorted(pre) == ["pretrain.mt__plain.tiny", "pretrain.mt__resenc.tiny"]  # one per (method, encoder)
-    assert plan.cells[:2] == list(pre.values())  # dependencies come first
+    expected = ["pretrain.mt__plain.tiny"] + [f"pretrain.{m}__resenc.tiny" for m in ("mt", "voco", "mae", "s3d", "mg")]
+    assert sorted(pre) == sorted(expected)  # the study's six: one per (method, encoder)
+    assert plan.cells[:6] == list(pre.values())  # dependencies come first
     users = [c for c in plan.finetune if c.deps]
-    assert {c.row for c in users} == {
-        f"{a}__mt" for a in ("retina_unet", "deformable_detr", "resenc_retina_unet", "resenc_deformable_detr")
-    }
+    assert {c.row for c in users} == {str(r) for r in PAPER_ROWS if r.pretraining not in ("default", "fixed")}
     assert {c.deps for c in users if "resenc" not in c.row} == {("pretrain.mt__plain.tiny",)}
-    assert len(users) == 8 and all(not c.deps for c in plan.finetune if not c.row.endswith("__mt"))
+    assert {c.deps for c in users if c.row == "resenc_deformable_detr__mt"} == {("pretrain.mt__resenc.tiny",)}
+    assert len(users) == 2 * 12 and len(plan.finetune) == 2 * 20  # two datasets x 20 rows
+    assert all(not c.deps for c in plan.finetune if c.row.split("__")[1] in ("default", "fixed"))
 
 
 def test_only_and_exclude_filters(tmp_path):
-    plan = build_plan(suite(tmp_path, architectures=(), only=("arch=retina_unet,pretraining=fixed",)))
+    plan = build_plan(suite(tmp_path, architectures=(), pretraining=(), only=("arch=retina_unet,pretraining=fixed",)))
     assert [c.row for c in plan.finetune] == ["retina_unet__fixed"]
     plan = build_plan(
         suite(
             tmp_path,
             suite="S06,S07",
             architectures=(),
+            pretraining=(),
             only=("arch=retina_unet+deformable_detr",),
             exclude=("dataset=S07", "pretraining=default"),
         )
     )
     assert sorted((c.dataset, c.row) for c in plan.finetune) == [
         ("S06", "deformable_detr__fixed"),
+        ("S06", "deformable_detr__mt"),
         ("S06", "retina_unet__fixed"),
+        ("S06", "retina_unet__mt"),
     ]
+    assert [c.id for c in plan.pretrain] == ["pretrain.mt__plain.tiny"]  # only what the kept cells need
     assert plan.filtered_out > 0
     with pytest.raises(ValueError, match="did you mean 'arch'"):
         parse_filter("ach=retina_unet")
 
 
-def test_dry_run_of_the_full_study(tmp_path, capsys, with_mt):
+def test_dry_run_of_the_full_study(tmp_path, capsys):
     argv = [
         "run",
         "--dry-run",
@@ -98,7 +97,7 @@ def test_dry_run_of_the_full_study(tmp_path, capsys, with_mt):
     assert not (tmp_path / "s").exists()  # a dry run writes nothing
 
 
-def test_slurm_dry_run_scripts(tmp_path, capsys, with_mt):
+def test_slurm_dry_run_scripts(tmp_path, capsys):
     folder = tmp_path / "sl"
     argv = [
         "run",
@@ -121,7 +120,7 @@ def test_slurm_dry_run_scripts(tmp_path, capsys, with_mt):
     assert main(argv) == 0
     scripts = {p.name: p.read_text() for p in folder.glob("*.sbatch")}
     pre = scripts.pop("00_pretrain.sbatch")
-    assert "#SBATCH --array=0-1%2" in pre and "#SBATCH --gres=gpu:4" in pre  # mt x {plain, resenc}
+    assert "#SBATCH --array=0-5%6" in pre and "#SBATCH --gres=gpu:4" in pre  # the six (method, encoder)
     ru = next(t for n, t in scripts.items() if n.endswith("finetune_retina_unet.sbatch"))
     assert "#SBATCH --array=0-3%4" in ru and "#SBATCH --gres=gpu:1" in ru  # {default, fixed} x {S06, S07}
     assert "GPU memory needed: 10 GB" in ru and "#SBATCH --partition=gpu" in ru

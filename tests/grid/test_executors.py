@@ -19,19 +19,20 @@ def _real_d06(tmp_path: Path, **kw):  # noqa: ANN003 - D06 is not converted here
 
 
 def test_submitit_local_runs_cells_in_subprocesses_with_dependencies(tmp_path, monkeypatch):
-    monkeypatch.setitem(PRETRAINING._items, "mt", PretrainingSpec("mt", "MT", "fixed", "pretrained"))
-    cfg = _real_d06(tmp_path)
+    # a setting only this process registers: the worker subprocesses do not know it
+    monkeypatch.setitem(PRETRAINING._items, "zz", PretrainingSpec("zz", "ZZ", "fixed", "pretrained", method="mae"))
+    cfg = _real_d06(tmp_path, pretraining=("default", "fixed", "zz"))
     done = experiment_config(cfg, "D06", "retina_unet", "fixed", 0)
     write_run(cfg.store, done.run_key(), fake_result(done).match_table)  # finished before: left alone
     plan = build_plan(cfg)
-    assert [c.id for c in plan.pretrain] == ["pretrain.mt__plain.tiny"]
+    assert [c.id for c in plan.pretrain] == ["pretrain.zz__plain.tiny"]
     submitted = submit_slurm(cfg, plan, tmp_path / "jobs", cluster="local")
     assert len(submitted["pretrain"]) == 1 and len(submitted["finetune_retina_unet"]) == 1
     by_cell = {o["cell_id"]: o for o in submitted["outcomes"]}
     # the subprocess does not have the test's registration: the hook's clear error, never a fake pre-training
-    assert by_cell["pretrain.mt__plain.tiny"]["status"] == "failed"
-    assert "pre-training 'mt' not available in this build" in by_cell["pretrain.mt__plain.tiny"]["message"]
-    assert by_cell["D06.retina_unet__mt.tiny_official_seed0"]["status"] == "blocked"  # after its pre-training
+    assert by_cell["pretrain.zz__plain.tiny"]["status"] == "failed"
+    assert "pre-training 'zz' not available in this build" in by_cell["pretrain.zz__plain.tiny"]["message"]
+    assert by_cell["D06.retina_unet__zz.tiny_official_seed0"]["status"] == "blocked"  # after its pre-training
     default = by_cell["D06.retina_unet__default.tiny_official_seed0"]
     assert default["status"] == "failed" and "is not prepared under" in default["message"]
     failure = json.loads(records.failure_path(cfg.store, default["cell_id"]).read_text())

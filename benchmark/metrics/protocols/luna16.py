@@ -55,6 +55,7 @@ __all__ = [
     "candidates_from_boxes",
     "luna16_froc",
     "luna16_froc_files",
+    "luna16_pooled_froc",
     "read_luna16_csv",
     "read_seriesuids",
 ]
@@ -388,6 +389,38 @@ def luna16_froc(
         ci = bootstrap_ci(table, rates_t, n_bootstraps, confidence, as_generator(rng))
         result = replace(result, bootstrap=ci)
     return result
+
+
+def luna16_pooled_froc(
+    fold_candidates: Sequence[pd.DataFrame],
+    fold_seriesuids: Sequence[Sequence[str]],
+    annotations: pd.DataFrame,
+    annotations_excluded: pd.DataFrame | None = None,
+    **kwargs: Any,
+) -> ProtocolResult:
+    """The 10-fold aggregate CPM of the LUNA16 tables: every fold's test candidates pooled, one FROC.
+
+    Setio et al. (2017) score the 888 scans once, each by the model of the fold that tested on it, so the
+    FP/scan rate divides by all scans of all folds. Fold ``k`` gives the candidates of its test scans
+    ``fold_seriesuids[k]``; the folds' scans must be disjoint (each scan tested once), and candidates of a fold
+    on scans outside its own test list are refused (they would score one scan with two models).
+    """
+    if len(fold_candidates) != len(fold_seriesuids) or not fold_candidates:
+        raise ValueError("give one candidate table per fold's list of test scans (and at least one fold)")
+    seen: dict[str, int] = {}
+    for k, uids in enumerate(fold_seriesuids):
+        for uid in map(str, uids):
+            if uid in seen:
+                raise ValueError(f"scan {uid} is a test scan of folds {seen[uid]} and {k}; folds must be disjoint")
+            seen[uid] = k
+    for k, frame in enumerate(fold_candidates):
+        _columns(frame, CANDIDATE_COLUMNS, f"candidates of fold {k}")
+        own = set(map(str, fold_seriesuids[k]))
+        stray = sorted(set(frame["seriesuid"].astype(str)) - own)
+        if stray:
+            raise ValueError(f"candidates of fold {k} on scans outside its test list: {stray[:3]}")
+    pooled = pd.concat([f[list(CANDIDATE_COLUMNS)] for f in fold_candidates], ignore_index=True)
+    return luna16_froc(pooled, annotations, list(seen), annotations_excluded, **kwargs)
 
 
 def capped(c_scan: np.ndarray, c_prob: np.ndarray, n_scans: int, cap: int | None, rule: CapRule) -> np.ndarray:
