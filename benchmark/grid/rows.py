@@ -54,8 +54,8 @@ def select_rows(architectures: tuple[str, ...] = (), pretraining: tuple[str, ...
     """The rows of a run: the paper's rows restricted by the given names; both given: every combination.
 
     Both empty: all 20 paper rows. Only one given: the paper rows with that architecture (pre-training).
-    Both given: their product (without the pairs Table 3 rules out, an SSL setting on a plain encoder), so
-    ``--archs retina_unet --pretraining custom`` still runs a row outside Table 3.
+    Both given: their product (without the pairs Table 3 rules out, an SSL setting on a plain encoder), so a
+    pair outside Table 3 runs when asked for.
     """
     if architectures and pretraining:
         from pretraining.registry import PRETRAINING, applicable
