@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "benchmark.commands.pretrain",
     "benchmark.commands.import_weights",
     "benchmark.commands.run",
+    "benchmark.commands.status",
     "benchmark.commands.analyze",
 )
 

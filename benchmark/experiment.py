@@ -305,25 +305,36 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             f"--pretraining {cfg.pretraining} brings its own weights; to fine-tune from a file use --pretraining custom"
         )
     data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
+    from benchmark.grid.locks import shared_lock
+
     weights = cfg.weights
     if setting.weights == "pretrained":
+        from benchmark.grid.pretrain import pretraining_lock_name
+        from models.registry import ARCHITECTURES
         from pretraining.registry import resolve_pretrained
 
-        source = resolve_pretrained(
-            setting,
-            cfg.architecture,
-            cfg.profile,
-            cache_dir=cfg.pretrained_cache,
-            data_root=data_root,
-            device=cfg.device,
-            progress=cfg.progress,
-        )
+        # one pre-training per (method, encoder, profile), shared by runs and runners: made by one process
+        encoder = ARCHITECTURES.get(cfg.architecture).encoder_kind
+        with shared_lock(data_root, pretraining_lock_name(cfg.pretraining, encoder, cfg.profile)):
+            source = resolve_pretrained(
+                setting,
+                cfg.architecture,
+                cfg.profile,
+                cache_dir=cfg.pretrained_cache,
+                data_root=data_root,
+                device=cfg.device,
+                progress=cfg.progress,
+            )
         weights = str(source.checkpoint.resolve())
-    prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
+    # twin generation and preprocessing are shared by every run of the dataset: one process writes them at a time
+    tag = f"{Path(cfg.dataset).name}-{scale_of_profile(cfg.profile)}"
+    with shared_lock(data_root, tag):
+        prepared = resolve_prepared_dataset(cfg.dataset, data_root, cfg.profile, cfg.workers, cfg.progress)
+    with shared_lock(data_root, f"{tag}-{setting.preprocessing}-{cfg.fold}"):
+        preprocessed = preprocess(
+            prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress, cfg.overwrite_preprocessing
+        )
     dataset = PreparedDataset(prepared)
-    preprocessed = preprocess(
-        prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress, cfg.overwrite_preprocessing
-    )
     key = cfg.run_key()
     run_dir = cfg.run_dir()
     trainer = Trainer(

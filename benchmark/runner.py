@@ -12,7 +12,6 @@ ones, and a finished ``benchmark train`` run is picked up instead of being train
 
 from __future__ import annotations
 
-import itertools
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,8 +26,8 @@ class SuiteConfig:
     """A grid of experiments; ``store`` is the results folder, ``runs`` holds checkpoints and predictions."""
 
     suite: str = "dev"
-    architectures: tuple[str, ...] = ("retina_unet", "deformable_detr")
-    pretraining: tuple[str, ...] = ("default", "fixed")
+    architectures: tuple[str, ...] = ()  # empty: the paper's rows (benchmark.grid.rows); see select_rows
+    pretraining: tuple[str, ...] = ()
     profile: str = "cpu"
     store: str = "results"
     runs: str = "runs"
@@ -43,6 +42,16 @@ class SuiteConfig:
     replicates: int = 1000
     progress: bool = True
     classical: bool = True  # add the classical reference row (no learning) per dataset (benchmark.classical)
+    # the grid (benchmark/grid, docs/grid.md)
+    only: tuple[str, ...] = ()  # --only filters: field=value[,field=value]
+    exclude: tuple[str, ...] = ()
+    executor: str = "local"  # local | slurm
+    gpus: tuple[str, ...] = ()  # local: one cell per listed GPU at a time (subprocesses)
+    stale_after: float = 600.0  # seconds without heartbeat after which another runner may take a cell over
+    slurm_folder: str | None = None  # submitit's job folder (default STORE/grid/slurm)
+    slurm_partition: str | None = None
+    slurm_constraint: str | None = None
+    slurm_parallelism: int = 64
 
 
 @dataclass
@@ -51,6 +60,10 @@ class SuiteResult:
     ran: list[RunKey] = field(default_factory=list)
     skipped: list[RunKey] = field(default_factory=list)
     unfinished: list[RunKey] = field(default_factory=list)
+    failed: list[tuple[str, str, str | None]] = field(default_factory=list)  # (cell, error, log path)
+    remaining: list[tuple[str, str]] = field(default_factory=list)  # (cell, why): claimed elsewhere, blocked
+    pretrained: list[str] = field(default_factory=list)
+    skipped_rows: list[tuple[str, str]] = field(default_factory=list)
     analysis_files: list[Path] = field(default_factory=list)
     analysis_dir: Path | None = None
     scores: dict[RunKey, dict[str, float]] = field(default_factory=dict)
@@ -58,23 +71,25 @@ class SuiteResult:
     references: list[RunKey] = field(default_factory=list)  # classical reference rows written or found
 
 
-def suite_grid(cfg: SuiteConfig) -> list[tuple[str, str, str]]:
-    """(dataset id, architecture, pre-training) triples, validated against the registries.
-
-    Combinations the paper does not run (Table 3: a self-supervised setting on a plain encoder) are left out.
-    """
-    from benchmark.datasets import resolve_suite
+def suite_rows(cfg: SuiteConfig):  # noqa: ANN201 - (list[Row], list[tuple[Row, str]])
+    """The model rows of ``cfg`` (validated) and the rows skipped because their pre-training is not registered."""
+    from benchmark.grid.rows import available_rows, select_rows
     from models.registry import ARCHITECTURES
-    from pretraining.registry import PRETRAINING, applicable
+    from pretraining.registry import PRETRAINING
 
-    specs = resolve_suite(cfg.suite)
     for name in cfg.architectures:
         ARCHITECTURES.get(name)
     for name in cfg.pretraining:
         PRETRAINING.get(name)
-    ids = [s.twin_id if not cfg.real else s.id for s in specs]
-    grid = itertools.product(ids, cfg.architectures, cfg.pretraining)
-    return [(d, a, p) for d, a, p in grid if applicable(PRETRAINING.get(p), a)]
+    return available_rows(select_rows(tuple(cfg.architectures), tuple(cfg.pretraining)))
+
+
+def suite_grid(cfg: SuiteConfig) -> list[tuple[str, str, str]]:
+    """(dataset id, architecture, pre-training) triples of the runnable rows, validated against the registries."""
+    from benchmark.grid.cells import suite_datasets
+
+    rows, _ = suite_rows(cfg)
+    return [(d, r.architecture, r.pretraining) for d in suite_datasets(cfg) for r in rows]
 
 
 def training_seeds(cfg: SuiteConfig) -> tuple[int, ...]:
@@ -84,7 +99,7 @@ def training_seeds(cfg: SuiteConfig) -> tuple[int, ...]:
     return seeds
 
 
-def _experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed: int):  # noqa: ANN202
+def experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed: int):  # noqa: ANN202
     from benchmark.experiment import ExperimentConfig
 
     return ExperimentConfig(
@@ -101,47 +116,14 @@ def _experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed
     )
 
 
-@dataclass
-class SuitePlan:
-    """What the runner will do: every experiment with its key, and the ones already in the store."""
-
-    cells: list[tuple[tuple[str, str, str, int], RunKey]]  # ((dataset, architecture, pretraining, seed), key)
-    done: set[RunKey]
-    estimates: dict[RunKey, float | None]
-    twin_seconds: float
-
-    @property
-    def todo(self) -> list[tuple[tuple[str, str, str, int], RunKey]]:
-        return [(t, k) for t, k in self.cells if k not in self.done]
-
-    def estimated_seconds(self) -> float | None:
-        values = [self.estimates[k] for _, k in self.todo]
-        if any(v is None for v in values):
-            return None
-        return float(sum(values)) + self.twin_seconds  # type: ignore[arg-type]
+_experiment_config = experiment_config
 
 
-def plan_suite(cfg: SuiteConfig) -> SuitePlan:
-    """Keys, skip decisions and time estimates of the suite, without generating data or training."""
-    from analysis.store import has_run
-    from benchmark.estimates import estimate_experiment_seconds, estimate_twin_seconds
-    from benchmark.experiment import default_data_root, scale_of_profile
+def plan_suite(cfg: SuiteConfig):  # noqa: ANN201 - benchmark.grid.cells.GridPlan
+    """Cells, dependencies, skip decisions and estimates of the suite, without generating data or training."""
+    from benchmark.grid.cells import build_plan
 
-    cells = [
-        ((*t, seed), _experiment_config(cfg, *t, seed).run_key())
-        for t in suite_grid(cfg)
-        for seed in training_seeds(cfg)
-    ]
-    done = set() if cfg.force else {k for _, k in cells if has_run(cfg.store, k)}
-    estimates = {k: estimate_experiment_seconds(cfg.profile, k.architecture, cfg.device) for _, k in cells}
-    twin_seconds = 0.0
-    if not cfg.real:
-        data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
-        scale = scale_of_profile(cfg.profile)
-        missing = {k.dataset for _, k in cells if k not in done}
-        present = {p.name.split("_")[0] for p in (data_root / "synthetic" / scale).glob("S0*") if p.is_dir()}
-        twin_seconds = estimate_twin_seconds(scale) * len(missing - present)
-    return SuitePlan(cells, done, estimates, twin_seconds)
+    return build_plan(cfg)
 
 
 def _say(out: TextIO | None, text: str) -> None:
@@ -157,38 +139,105 @@ def _scores_line(metrics: dict[str, float]) -> str:
 
 
 def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
-    """Run (or resume) every experiment of the suite and, when all finished, analyse the store.
+    """Run (or resume) every cell of the suite and, when all finished, analyse the store.
 
-    ``out`` receives the plan, one line per finished or skipped experiment and the summary (``None``: silent).
+    ``out`` receives the plan, one line per finished, skipped or failed cell and the summary (``None``: silent).
+    A failing cell is recorded (``STORE/grid/failed``, with its log) and the others go on; cells claimed by
+    another runner are left to it. The executor is ``cfg.executor`` (benchmark.grid.executors).
     """
-    from tqdm import tqdm
-
-    from analysis.store import init_store, write_run
-    from benchmark import experiment as experiment_module
+    from analysis.store import init_store
     from benchmark.estimates import format_duration
+    from benchmark.grid.records import write_plan
 
     if cfg.replicates < 1:
         raise ValueError(f"--replicates must be >= 1, got {cfg.replicates}")
     init_store(cfg.store)  # a bad store location fails now, not after hours of training
     plan = plan_suite(cfg)
+    write_plan(cfg, plan)
     result = SuiteResult(Path(cfg.store))
+    result.skipped_rows = [(str(r), why) for r, why in plan.skipped_rows]
     start = time.perf_counter()
-    estimate = plan.estimated_seconds()
+    n_ft = len(plan.finetune)
+    todo_ft = len([c for c in plan.todo if c.key is not None])
+    pre = f", {len(plan.pretrain)} pre-training cell(s)" if plan.pretrain else ""
     _say(
         out,
-        f"plan: {len(plan.cells)} experiment(s) ({len(plan.todo)} to run, {len(plan.done)} already in the store), "
+        f"plan: {n_ft} experiment(s) ({todo_ft} to run, {n_ft - todo_ft} already in the store){pre}, "
         f"profile {cfg.profile}, seed(s) {','.join(map(str, training_seeds(cfg)))}; results -> {cfg.store}, "
         f"run folders -> {cfg.runs}; "
-        f"estimated time {format_duration(estimate)}",
+        f"estimated time {format_duration(plan.estimated_seconds())}",
     )
-    for _, key in plan.cells:
-        if key in plan.done:
-            result.skipped.append(key)
-            _say(out, f"skip {key}: already in the store (--force reruns it)")
-    if cfg.classical:
-        result.references = run_references(cfg, sorted({k.dataset for _, k in plan.cells}), out)
-    spent_estimated, spent_actual = 0.0, 0.0
+    for row, why in plan.skipped_rows:
+        _say(out, f"skip row {row}: {why}")
+    for cell in plan.cells:
+        if cell.id in plan.done and cell.key is not None:
+            result.skipped.append(cell.key)
+            _say(out, f"skip {cell.key}: already in the store (--force reruns it)")
+    if cfg.classical and cfg.executor != "slurm":
+        result.references = run_references(cfg, sorted({c.key.dataset for c in plan.finetune}), out)
+    if cfg.executor == "slurm":
+        _run_slurm(cfg, plan, result, out)
+    elif cfg.gpus:
+        from benchmark.grid.executors import run_gpu_pool
+
+        run_gpu_pool(cfg, plan, tuple(cfg.gpus), lambda cell, o: _record(result, cell, o, out))
+    else:
+        _run_sequential(cfg, plan, result, out)
+    finished = not result.unfinished and not result.failed and not result.remaining
+    if cfg.analyze and finished and cfg.executor != "slurm":
+        from analysis.report import run_analysis
+        from analysis.store import open_store
+        from benchmark.grid.locks import shared_lock
+        from benchmark.grid.records import grid_dir
+
+        # ranked on the smallest training seed; every seed of the store enters the seed-spread table
+        with shared_lock(grid_dir(cfg.store), "analysis"):  # two runners finishing together write it in turn
+            store = open_store(cfg.store, profile=cfg.profile, seed=min(training_seeds(cfg)))
+            _, result.analysis_files = run_analysis(store, n_replicates=cfg.replicates, seed=cfg.seed)
+        result.analysis_dir = store.analysis_dir
+    result.seconds = time.perf_counter() - start
+    _say(out, summary_text(result))
+    return result
+
+
+def _record(result: SuiteResult, cell, outcome, out: TextIO | None) -> None:  # noqa: ANN001
+    """Sort one cell's outcome into the result and tell it."""
+    from benchmark.estimates import format_duration
+    from benchmark.grid import execute as ex
+
+    if outcome.status == ex.DONE:
+        if cell.key is None:
+            result.pretrained.append(cell.id)
+            _say(out, f"done {cell} in {format_duration(outcome.seconds)}: {outcome.message}")
+        else:
+            result.ran.append(cell.key)
+            result.scores[cell.key] = dict(outcome.metrics)
+            took = format_duration(outcome.seconds)
+            _say(out, f"done {cell.key} in {took}: test {_scores_line(outcome.metrics)}")
+    elif outcome.status == ex.SKIPPED:
+        if cell.key is not None and cell.key not in result.skipped:
+            result.skipped.append(cell.key)
+        _say(out, f"skip {cell}: {outcome.message}")
+    elif outcome.status == ex.UNFINISHED:
+        result.unfinished.append(cell.key)
+        _say(out, f"unfinished {cell.key}: {outcome.message}")
+    elif outcome.status == ex.FAILED:
+        result.failed.append((cell.id, outcome.message, outcome.log))
+        _say(out, f"FAILED {cell}: {outcome.message} (log: {outcome.log})")
+    else:  # busy, blocked
+        result.remaining.append((cell.id, outcome.message))
+        _say(out, f"{outcome.status} {cell}: {outcome.message}")
+
+
+def _run_sequential(cfg: SuiteConfig, plan, result: SuiteResult, out: TextIO | None) -> None:  # noqa: ANN001
+    """The local executor with a progress bar whose ETA learns from the cells finished so far."""
+    from tqdm import tqdm
+
+    from benchmark.estimates import format_duration
+    from benchmark.grid.executors import run_local
+
     remaining = list(plan.todo)
+    spent = {"estimated": 0.0, "actual": 0.0}
     bar = tqdm(
         total=len(remaining),
         desc="suite",
@@ -199,52 +248,44 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
     )
 
     def eta() -> str:
-        left = [plan.estimates[k] for _, k in remaining]
+        left = [plan.estimates.get(c.id) for c in remaining]
         if any(v is None for v in left):
             return "ETA unknown (no estimate for this profile)"
-        ratio = spent_actual / spent_estimated if spent_estimated > 0 else 1.0
+        ratio = spent["actual"] / spent["estimated"] if spent["estimated"] > 0 else 1.0
         return f"ETA {format_duration(sum(left) * ratio)}"  # type: ignore[arg-type]
 
+    def before(cell) -> None:  # noqa: ANN001
+        k = cell.key
+        name = str(cell) if k is None else f"{k.dataset} {k.architecture} {k.pretraining}"
+        bar.set_description(name + (f" seed {k.seed}" if k is not None and len(training_seeds(cfg)) > 1 else ""))
+        bar.set_postfix_str(eta())
+
+    def report(cell, outcome) -> None:  # noqa: ANN001
+        remaining.remove(cell)
+        estimate = plan.estimates.get(cell.id)
+        if estimate is not None and outcome.status == "done":
+            spent["estimated"] += float(estimate)
+            spent["actual"] += outcome.seconds
+        bar.update(1)
+        _record(result, cell, outcome, out)
+
     try:
-        while remaining:
-            (dataset, arch, pre, seed), key = remaining[0]
-            bar.set_description(f"{dataset} {arch} {pre}" + (f" seed {seed}" if len(training_seeds(cfg)) > 1 else ""))
-            bar.set_postfix_str(eta())
-            t0 = time.perf_counter()
-            experiment = experiment_module.run_experiment(_experiment_config(cfg, dataset, arch, pre, seed))
-            took = time.perf_counter() - t0
-            remaining.pop(0)
-            if plan.estimates[key] is not None:
-                spent_estimated += float(plan.estimates[key])  # type: ignore[arg-type]
-                spent_actual += took
-            bar.update(1)
-            if not experiment.finished:
-                result.unfinished.append(key)
-                _say(out, f"unfinished {key}: training stopped early; rerun to resume ({experiment.run_dir})")
-                continue
-            write_run(
-                cfg.store,
-                key,
-                experiment.match_table,
-                provenance=experiment.provenance,
-                extra={"protocol_metrics": experiment.metrics, "run_dir": str(experiment.run_dir)},
-            )
-            result.ran.append(key)
-            result.scores[key] = dict(experiment.metrics)
-            _say(out, f"done {key} in {format_duration(took)}: test {_scores_line(experiment.metrics)}")
+        run_local(cfg, plan, report, before)
     finally:
         bar.close()
-    if cfg.analyze and not result.unfinished:
-        from analysis.report import run_analysis
-        from analysis.store import open_store
 
-        # ranked on the smallest training seed; every seed of the store enters the seed-spread table
-        store = open_store(cfg.store, profile=cfg.profile, seed=min(training_seeds(cfg)))
-        _, result.analysis_files = run_analysis(store, n_replicates=cfg.replicates, seed=cfg.seed)
-        result.analysis_dir = store.analysis_dir
-    result.seconds = time.perf_counter() - start
-    _say(out, summary_text(result))
-    return result
+
+def _run_slurm(cfg: SuiteConfig, plan, result: SuiteResult, out: TextIO | None) -> None:  # noqa: ANN001
+    """Submit the remaining cells as SLURM job arrays (submitit) and return; ``benchmark status`` follows them."""
+    from benchmark.grid.records import grid_dir
+    from benchmark.grid.slurm import submit_slurm
+
+    folder = Path(cfg.slurm_folder) if cfg.slurm_folder else grid_dir(cfg.store) / "slurm"
+    submitted = submit_slurm(cfg, plan, folder)
+    for name, ids in submitted.items():
+        _say(out, f"submitted {name}: {len(ids)} task(s), job {ids[0].split('_')[0] if ids else '-'}")
+        result.remaining.extend((f"{name}[{i}]", "submitted to SLURM") for i in range(len(ids)))
+    _say(out, f"follow them with: benchmark status {cfg.store}")
 
 
 def classical_config(cfg: SuiteConfig, dataset: str):  # noqa: ANN201 - ClassicalConfig
@@ -287,18 +328,27 @@ def run_references(cfg: SuiteConfig, datasets: list[str], out: TextIO | None) ->
 
 
 def summary_text(result: SuiteResult) -> str:
-    """The end-of-suite summary: counts, time, where results and the analysis are."""
+    """The end-of-suite summary: done / failed / remaining counts, time, where results and the analysis are."""
     from benchmark.estimates import format_duration
 
     lines = [
         f"summary: {len(result.ran)} experiment(s) run, {len(result.skipped)} skipped (already in {result.store}), "
-        f"{len(result.unfinished)} unfinished, in {format_duration(result.seconds)}"
+        f"{len(result.failed)} failed, {len(result.remaining)} remaining, {len(result.unfinished)} unfinished, "
+        f"in {format_duration(result.seconds)}"
     ]
+    if result.pretrained:
+        lines.append(f"pre-training cells done: {', '.join(result.pretrained)}")
+    if result.skipped_rows:
+        lines.append(f"rows not run: {', '.join(f'{r} ({why})' for r, why in result.skipped_rows)}")
+    for cell, error, log in result.failed:
+        lines.append(f"failed {cell}: {error}" + (f" (log: {log})" if log else ""))
+    for cell, why in result.remaining:
+        lines.append(f"remaining {cell}: {why}")
     if result.unfinished:
         names = ", ".join(str(k) for k in result.unfinished)
         lines.append(f"unfinished (rerun the same command to resume): {names}")
     if result.analysis_dir is not None:
         lines.append(f"analysis: {len(result.analysis_files)} files in {result.analysis_dir}")
-    elif result.unfinished:
-        lines.append("analysis: not run while experiments are unfinished")
+    elif result.unfinished or result.failed or result.remaining:
+        lines.append("analysis: not run until every cell is done (rerun the same command)")
     return "\n".join(lines)

@@ -54,6 +54,11 @@ def laptop_sized(monkeypatch):
 
     tiny_cpu = dataclasses.replace(profiles.TINY, name="cpu")
     monkeypatch.setitem(profiles.PROFILES._items, "cpu", tiny_cpu)
+    from pretraining import profiles as pretraining_profiles
+
+    # the dev grid's pre-training cells (mt, mae, ...) get the tiny pre-training budget too
+    tiny_pre = dataclasses.replace(pretraining_profiles.TINY, name="cpu")
+    monkeypatch.setitem(pretraining_profiles.PRETRAINING_PROFILES._items, "cpu", tiny_pre)
     small = dataclasses.replace(
         config.SCALES["tiny"], name="small", fixed_splits=config.SplitSizes(train=5, val=2, test=3, external_test=2)
     )

@@ -51,6 +51,7 @@ def _suite(tmp_path, **kw):
         replicates=20,
         progress=False,
         data_root=str(tmp_path / "data"),
+        pretraining=("default", "fixed"),  # the two baselines (the default is the paper's rows: also mt)
         classical=False,  # the fake experiments' ground truth is not the twin's: no reference row beside them
     )
     return SuiteConfig(**{**base, **kw})
@@ -150,6 +151,8 @@ def test_tiny_suite_end_to_end(tmp_path, monkeypatch):
         "S06",
         "--archs",
         "retina_unet",
+        "--pretraining",
+        "default,fixed",
         "--profile",
         "tiny",
         "--replicates",
