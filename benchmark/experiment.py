@@ -280,7 +280,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     """Run (or resume) the experiment of ``cfg`` and score it on the test split."""
     from benchmark.data.format import PreparedDataset
     from benchmark.inference.bundle import write_predictor
-    from benchmark.inference.postprocessing import tune_postprocessing
+    from benchmark.inference.postprocessing import PostprocessingParams, tune_postprocessing
     from benchmark.inference.predict import predict_preprocessed, to_prepared_frame
     from benchmark.inference.sliding_window import InferenceConfig
     from benchmark.metrics import (
@@ -366,10 +366,15 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         batch_size=profile.batch_size,
     )
     splits = dataset.splits
-    val_ids = (splits.fold(cfg.fold)["val"] if cfg.fold is not None else splits.val) or splits.train[:1]
+    val_ids = list(splits.fold(cfg.fold)["val"] if cfg.fold is not None else splits.val)
     test_ids = splits.fold(cfg.fold).get("test", splits.test) if cfg.fold is not None else splits.test
-    val_pred = predict_preprocessed(model, data, val_ids, inference, cfg.progress)
-    params, val_map = tune_postprocessing(val_pred, _ground_truth_preprocessed(data, val_ids), dataset.meta.classes)
+    if val_ids:
+        val_pred = predict_preprocessed(model, data, val_ids, inference, cfg.progress)
+        params, val_map = tune_postprocessing(val_pred, _ground_truth_preprocessed(data, val_ids), dataset.meta.classes)
+        postprocessing_source = "tuned on the validation split"
+    else:  # e.g. LUNA16's 9-0-1 scheme: no validation set, the post-processing keeps the training defaults
+        params, val_map = PostprocessingParams(), None
+        postprocessing_source = "defaults (no validation split)"
     params.save(run_dir / "postprocessing.json")
     write_predictor(  # what `benchmark predict` needs: plan, model config, inference and post-processing
         run_dir, cfg.architecture, model.config, data.plan, inference, params, dataset.meta.dataset_id,
@@ -396,6 +401,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         "metrics": scores,
         "metric_details": {name: r.to_dict() for name, r in results.items()},
         "validation_map@0.1": val_map,
+        "postprocessing_source": postprocessing_source,
         "postprocessing": asdict(params),
         "predictions": str(prediction_file),
         "training": {

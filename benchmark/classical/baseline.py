@@ -125,7 +125,7 @@ def run_classical(cfg: ClassicalConfig) -> ClassicalResult:
         val_ids, test_ids = fold["val"], fold.get("test", splits.test)
     else:
         val_ids, test_ids = splits.val, splits.test
-    val_ids = val_ids or splits.train[:1]  # as run_experiment: a dataset without a validation split tunes on train
+    val_ids = val_ids or splits.train  # no validation split (LUNA16 9-0-1): the thresholds are tuned on train
     classes = tuple(dataset.meta.classes)
 
     val_images, _ = _images(dataset, val_ids)
