@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from benchmark.core.registry import Registry
+from benchmark.training.profiles import PROFILES as TRAINING_PROFILES
 from models.config import ENCODER_KINDS
 
 __all__ = ["PRETRAINING_PROFILES", "PretrainingProfile", "get_profile"]
@@ -108,8 +109,9 @@ CPU = PRETRAINING_PROFILES.register(
         patch_size_plain=(48, 48, 48),
         batch_size=2,
         batch_size_plain=2,
-        width_multiplier=0.25,  # = benchmark.training.profiles CPU
-        n_stages=5,
+        # the fine-tuning profile's encoder, so the pre-trained encoder is the one its detectors build
+        width_multiplier=TRAINING_PROFILES.get("cpu").width_multiplier,
+        n_stages=TRAINING_PROFILES.get("cpu").n_stages,
         corpus_scale="small",
         corpus_cases=16,
     ),
@@ -125,8 +127,8 @@ TINY = PRETRAINING_PROFILES.register(
         patch_size_plain=(32, 32, 32),
         batch_size=2,
         batch_size_plain=2,
-        width_multiplier=0.125,  # = benchmark.training.profiles TINY
-        n_stages=4,
+        width_multiplier=TRAINING_PROFILES.get("tiny").width_multiplier,
+        n_stages=TRAINING_PROFILES.get("tiny").n_stages,
         corpus_scale="tiny",
         corpus_cases=4,
     ),
