@@ -6,12 +6,15 @@ tuning, test inference) per profile and detector family on two CPU cores (``tiny
 cores were not shared). ResEnc variants cost more per step; the factor is the ratio of their measured
 forward+backward times in ``benchmarks/models_bench.py`` (about 1.3-1.5x). Twin generation at the profile's scale
 is added once per dataset the first time. The runner replaces these guesses by the observed ratio
-(actual / estimated) as soon as the first experiment ends.
+(actual / estimated) as soon as the first experiment ends. The ``cpu`` figures predate the stop-17 retune (400
+iterations of 48^3); that profile was only timed on a heavily shared machine (21-26 min at load 15-21), so they
+stay a first guess that the observed ratio corrects. Pre-training cells: ``tiny`` ~7 s (README smoke run),
+``cpu`` 72-85 s for MAE / Models Genesis (docs/pretraining.md); other profiles have no measurement.
 """
 
 from __future__ import annotations
 
-__all__ = ["estimate_experiment_seconds", "estimate_twin_seconds", "format_duration"]
+__all__ = ["estimate_experiment_seconds", "estimate_pretraining_seconds", "estimate_twin_seconds", "format_duration"]
 
 # (profile, family) -> seconds on two CPU cores
 _CPU_SECONDS = {
@@ -37,6 +40,17 @@ def estimate_experiment_seconds(profile: str, architecture: str, device: str = "
     if base is None:
         return None
     return base * (_RESENC_FACTOR if architecture.startswith("resenc") else 1.0)
+
+
+# one pre-training cell per profile, seconds on two CPU cores
+_PRETRAIN_CPU_SECONDS = {"tiny": 10.0, "cpu": 90.0}
+
+
+def estimate_pretraining_seconds(profile: str, device: str = "cpu") -> float | None:
+    """Seconds for one pre-training cell, or ``None`` when there is no measurement for this profile and device."""
+    if device not in ("cpu", "auto"):
+        return None
+    return _PRETRAIN_CPU_SECONDS.get(profile)
 
 
 def estimate_twin_seconds(scale: str) -> float:

@@ -139,7 +139,7 @@ def build_plan(cfg: SuiteConfig, include_unavailable: bool = False) -> GridPlan:
     ``include_unavailable`` (``--dry-run``) also plans the rows whose pre-training this build lacks, so the
     plan shows the whole study; they stay listed in ``skipped_rows``.
     """
-    from benchmark.estimates import estimate_experiment_seconds, estimate_twin_seconds
+    from benchmark.estimates import estimate_experiment_seconds, estimate_pretraining_seconds, estimate_twin_seconds
     from benchmark.experiment import default_data_root, scale_of_profile
     from benchmark.grid.estimates import finetune_gpu_hours, pretrain_gpu_hours
     from benchmark.grid.filters import parse_filter
@@ -178,7 +178,7 @@ def build_plan(cfg: SuiteConfig, include_unavailable: bool = False) -> GridPlan:
             plan.estimates[c.id] = estimate_experiment_seconds(cfg.profile, c.key.architecture, cfg.device)
             plan.gpu_hours[c.id] = finetune_gpu_hours(cfg.profile, c.key.architecture)
         else:
-            plan.estimates[c.id] = None
+            plan.estimates[c.id] = estimate_pretraining_seconds(cfg.profile, cfg.device)
             plan.gpu_hours[c.id] = pretrain_gpu_hours(cfg.profile)
     if not cfg.real:
         data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()

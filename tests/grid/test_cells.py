@@ -135,3 +135,10 @@ def test_slurm_dry_run_scripts(tmp_path, capsys):
     dependent = [line for line in submit if "--dependency=afterok:${PRETRAIN}" in line]
     assert len(dependent) == 4 and all("_pretrained.sbatch" in line for line in dependent)
     assert "nothing submitted" in capsys.readouterr().out
+
+
+def test_a_plan_with_pretraining_cells_has_a_time_estimate(tmp_path):
+    # the README smoke run plans pre-training cells: its estimate must not be "unknown" (issue 9, item 7)
+    plan = build_plan(suite(tmp_path, suite="S06", architectures=("retina_unet",), pretraining=()))
+    assert plan.pretrain and all(plan.estimates[c.id] is not None for c in plan.cells)
+    assert plan.estimated_seconds() is not None and plan.estimated_seconds() > 0
