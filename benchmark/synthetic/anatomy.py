@@ -55,6 +55,10 @@ MRI = {
     "blood_pool": (180.0, 800.0, 620.0, 480.0),
     "vessel": (150.0, 650.0, 600.0, 520.0),
     "tumour": (240.0, 800.0, 900.0, 850.0),
+    # benign mimics of S05 (``DifficultyKnobs.mimics``): tumour-sized, smooth, unlabelled, equal to the tumour
+    # in every channel but one: the washout kind fades in post-contrast 3, the slow kind lags in post-contrast 1.
+    "mimic_washout": (240.0, 800.0, 900.0, 520.0),
+    "mimic_slow": (240.0, 470.0, 900.0, 850.0),
 }
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from benchmark.datasets.spec import DatasetSpec, SplitSizes
 
 GENERATOR_NAME = "detbench.synthetic"
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 COUNT_MODELS = ("geometric", "poisson", "fixed")
 
 
@@ -142,6 +142,10 @@ class DifficultyKnobs:
     irregularity: float = 0.1  # lobulation amplitude of object margins (fraction of the radius)
     spiculation: tuple[float, ...] = (0.0,)  # per class: length of margin spikes (fraction of radius)
     distractors: int = 0  # object look-alikes per image that are NOT labelled (see docs)
+    # object-sized look-alikes with other multi-channel kinetics, NOT labelled; only the breast-MRI placer uses it
+    # (S05): each single channel matches the target's intensity for one kind of mimic, so a per-channel intensity
+    # rule cannot tell them apart and a model must read the channels together (docs/synthetic-twins.md)
+    mimics: int = 0
     vessel_count: int = 12  # number of vessel branches of the scene (lung vessels, brain arteries)
     bias_field: float = 0.0  # MRI: log-amplitude of the smooth multiplicative bias field
     external_shift: float = 0.0  # scanner shift of external_test cases (noise x(1+s), contrast x(1-s/3))
@@ -156,6 +160,8 @@ class DifficultyKnobs:
             raise ValueError(f"empty_fraction must be in [0, 1), got {self.empty_fraction}")
         if self.max_objects < 1:
             raise ValueError(f"max_objects must be >= 1, got {self.max_objects}")
+        if self.mimics < 0 or self.distractors < 0:
+            raise ValueError("distractors and mimics must be >= 0")
         if self.noise_sigma < 0 or self.texture_sigma < 0 or self.blur_mm < 0:
             raise ValueError("noise_sigma, texture_sigma and blur_mm must be >= 0")
 

@@ -457,6 +457,9 @@ def place_breast_tumours(ctx: PlacementContext, classes: tuple[int, ...]) -> Non
     fibroglandular tissue; large masses enhance at the rim. Labels are boxes (the painter is box-shaped).
 
     Distractors: small enhancing foci (benign background enhancement) in the fibroglandular tissue.
+    Mimics (``knobs.mimics``): tumour-sized smooth benign lesions whose enhancement curve equals the tumour's
+    in every phase but one (washout in the last, or a slow wash-in in the first), so no single channel
+    separates them from the tumour; margins (smooth vs spiculated) and the channels together do.
     """
     scene, rng, k = ctx.scene, ctx.rng, ctx.knobs
     host = np.asarray(MRI["glandular"], np.float32)[:, None, None, None]
@@ -495,6 +498,30 @@ def place_breast_tumours(ctx: PlacementContext, classes: tuple[int, ...]) -> Non
         mask = blob_mask(crop, np.full(3, r), np.eye(3), rng) & scene.masks["breasts"][crop.slices]
         if ctx.painter.is_free(crop, mask):
             scene.fill_crop(crop, mask, ctx.mix(host, tumour)[:, 0, 0, 0] * 0.8)
+    kinds = ("mimic_washout", "mimic_slow")
+    for i in range(k.mimics):
+        # tumour-sized smooth ovoids with another enhancement curve, alternating between the two kinds
+        target = np.asarray(MRI[kinds[i % 2]], np.float32)[:, None, None, None]
+        for attempt in range(MAX_TRIES):
+            r = ctx.sample_diameter(0, attempt=attempt) / 2.0
+            center = _sample_inside(ctx, "breasts", 0.9 * r, prefer=fgt)
+            if center is None:
+                continue
+            radii = _ovoid(rng, r, 0.15)
+            crop = _blob_crop(ctx, center, radii, 1.1)
+            if crop is None:
+                continue
+            rot = random_rotation(rng)
+            mask = blob_mask(crop, radii, rot, rng, 0.05) & scene.masks["breasts"][crop.slices]
+            if not mask.any() or not ctx.painter.is_free(crop, mask):
+                continue
+            tex = ctx.local_texture(crop, 2.0)[None]
+            value = ctx.mix(host, target) * (1.0 + np.float32(0.08) * tex)
+            if r > 8.0:  # the same rim enhancement as a large tumour, so a component's mean does not tell them apart
+                core = blob_mask(crop, radii * 0.5, rot, rng, 0.1)[None]
+                value = np.where(core, ctx.mix(host, (host + target) / 2), value)
+            scene.fill_crop(crop, mask, value)
+            break
 
 
 PLACERS: dict[str, Callable[[PlacementContext, tuple[int, ...]], None]] = {

@@ -177,6 +177,7 @@ register_twin(
             irregularity=0.2,
             spiculation=(0.25,),
             distractors=2,
+            mimics=2,
             vessel_count=9,
             bias_field=0.35,
         ),

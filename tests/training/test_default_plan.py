@@ -69,10 +69,13 @@ def test_cpu_profile_keeps_a_plan_within_its_budget(default_preprocessed):
     from benchmark.training.trainer import run_geometry
 
     plan = Plan.load(default_preprocessed)
-    # the cpu budget is 48^3 with a four-stage network (total stride 8): the planned 32x64x64 is scaled down
+    # the cpu budget is its patch's voxels (32^3) with a four-stage network (total stride 8): the planned
+    # 32x64x64 is scaled down
+    budget = PROFILES.get("cpu").voxel_budget
+    assert budget == 32**3
     cpu = run_geometry(PROFILES.get("cpu"), plan)
-    assert cpu == (scale_patch_to_budget(plan.patch_size, 48**3, 8), None)
-    assert all(p % 8 == 0 for p in cpu[0]) and cpu[0][0] * cpu[0][1] * cpu[0][2] <= 48**3
+    assert cpu == (scale_patch_to_budget(plan.patch_size, budget, 8), None)
+    assert all(p % 8 == 0 for p in cpu[0]) and cpu[0][0] * cpu[0][1] * cpu[0][2] <= budget
     assert run_geometry(PROFILES.get("tiny"), plan) == (scale_patch_to_budget(plan.patch_size, 32**3, 8), None)
 
 
