@@ -203,7 +203,7 @@ def label_sets(datasets: Sequence[str] | None = None) -> dict[str, dict[str, Any
 def generate_case(dataset: str, index: int, seed: int = 0, scale: str = "tiny") -> SupervisedCase:
     """Render case ``index`` of ``dataset``: scene, the twin's finishing (blur, noise), z-score, labels."""
     from benchmark.synthetic.anatomy import SCENES, Grid
-    from benchmark.synthetic.generate import _finish_image, case_rng
+    from benchmark.synthetic.generate import finish_image, case_rng
     from benchmark.synthetic.twins import get_twin
 
     d, s = _get_dataset(dataset), _get_scale(scale)
@@ -212,7 +212,7 @@ def generate_case(dataset: str, index: int, seed: int = 0, scale: str = "tiny") 
     spacing = round(d.fov_mm * s.fov_scale / s.voxels, 6)
     grid = Grid((s.voxels, s.voxels, s.voxels), (spacing, spacing, spacing))
     scene = SCENES[d.scene](grid, rng, twin.knobs)
-    image = _finish_image(scene.image, grid, rng, twin, scene.modality, 0.0)[list(d.channels)]
+    image = finish_image(scene.image, grid, rng, twin, scene.modality, 0.0)[list(d.channels)]
     mean = image.mean(axis=(1, 2, 3), keepdims=True)
     std = image.std(axis=(1, 2, 3), keepdims=True)
     image = ((image - mean) / np.maximum(std, 1e-6)).astype(np.float32)

@@ -192,10 +192,13 @@ def case_geometry(twin: TwinConfig, scale: ScaleConfig, rng: np.random.Generator
     return grid, geometry
 
 
-def _finish_image(
+def finish_image(
     image: np.ndarray, grid: Grid, rng: np.random.Generator, twin: TwinConfig, modality: str, shift: float
 ) -> np.ndarray:
-    """Partial-volume blur, bias field (MRI), noise (Gaussian for CT, Rician for MRI), value range."""
+    """Partial-volume blur, bias field (MRI), noise (Gaussian for CT, Rician for MRI), value range.
+
+    Public because the supervised pre-training data (pretraining.supervised_data) finishes its scenes the same way.
+    """
     k = twin.knobs
     sigma = np.asarray([k.blur_mm / s for s in grid.spacing])
     sigma = np.where(sigma >= 0.25, sigma, 0.0)
@@ -239,7 +242,7 @@ def generate_case(
         contrast=knobs.object_contrast * (1.0 - shift / 3.0),
     )
     PLACERS[twin.target](ctx, plan.classes)
-    image = _finish_image(scene.image, grid, rng, twin, scene.modality, shift)
+    image = finish_image(scene.image, grid, rng, twin, scene.modality, shift)
     return Case(plan.case_id, image, geometry, painter.instances, dict(painter.classes))
 
 
