@@ -200,10 +200,14 @@ def resolve_prepared_dataset(
     if dataset.upper().startswith("S"):
         from benchmark.synthetic.generate import generate_suite
 
+        from benchmark.grid.locks import shared_lock
+
         scale = scale_of_profile(profile)
-        (root,) = generate_suite(
-            [spec.twin_id], data_root / "synthetic" / scale, scale=scale, workers=workers, progress=progress
-        )
+        # one generator per twin and scale: concurrent runners on one data root wait here, then find it complete
+        with shared_lock(data_root, f"twin-{spec.twin_id}-{scale}"):
+            (root,) = generate_suite(
+                [spec.twin_id], data_root / "synthetic" / scale, scale=scale, workers=workers, progress=progress
+            )
         return root
     prepared = data_root / "prepared" / spec.id
     if not (prepared / "dataset.json").is_file():

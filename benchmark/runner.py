@@ -309,16 +309,19 @@ def run_references(cfg: SuiteConfig, datasets: list[str], out: TextIO | None) ->
     the store)."""
     from analysis.store import has_run
     from benchmark.classical.baseline import run_classical
+    from benchmark.grid.locks import shared_lock
 
     keys = []
     for dataset in datasets:
         ccfg = classical_config(cfg, dataset)
         key = ccfg.run_key()
         keys.append(key)
-        if has_run(cfg.store, key) and not cfg.force:
-            _say(out, f"skip {key}: classical reference row already in the store")
-            continue
-        done = run_classical(ccfg)
+        # a concurrent runner on the same store may be running this reference: wait for it, then look again
+        with shared_lock(cfg.store, "classical-" + str(key).replace("/", "__")):
+            if has_run(cfg.store, key) and not cfg.force:
+                _say(out, f"skip {key}: classical reference row already in the store")
+                continue
+            done = run_classical(ccfg)
         _say(
             out,
             f"reference {key} (classical, no learning) in {done.seconds:.0f} s: test {_scores_line(done.metrics)} "
