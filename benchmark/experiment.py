@@ -198,9 +198,8 @@ def resolve_prepared_dataset(
 
     spec = get_dataset(dataset)  # raises with "did you mean" for unknown names
     if dataset.upper().startswith("S"):
-        from benchmark.synthetic.generate import generate_suite
-
         from benchmark.grid.locks import shared_lock
+        from benchmark.synthetic.generate import generate_suite
 
         scale = scale_of_profile(profile)
         # one generator per twin and scale: concurrent runners on one data root wait here, then find it complete

@@ -203,7 +203,7 @@ def label_sets(datasets: Sequence[str] | None = None) -> dict[str, dict[str, Any
 def generate_case(dataset: str, index: int, seed: int = 0, scale: str = "tiny") -> SupervisedCase:
     """Render case ``index`` of ``dataset``: scene, the twin's finishing (blur, noise), z-score, labels."""
     from benchmark.synthetic.anatomy import SCENES, Grid
-    from benchmark.synthetic.generate import finish_image, case_rng
+    from benchmark.synthetic.generate import case_rng, finish_image
     from benchmark.synthetic.twins import get_twin
 
     d, s = _get_dataset(dataset), _get_scale(scale)
