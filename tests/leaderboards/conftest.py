@@ -47,9 +47,10 @@ def seeded_boards(store, tmp_path_factory):
 
 @pytest.fixture
 def boards(seeded_boards, tmp_path):
-    """A fresh copy of the seeded boards for one test."""
+    """A fresh copy of the seeded S06 boards and one board of reported entries (d06-map), for one test."""
     root = tmp_path / "boards"
-    shutil.copytree(seeded_boards, root)
+    for folder in [*seeded_boards.glob("s06-*"), seeded_boards / "d06-map"]:
+        shutil.copytree(folder, root / folder.name)
     return root
 
 
