@@ -15,6 +15,10 @@ detection (JSON) or line (CSV), so a submitter fixes the file in one round. Chec
 * per detection: 6 finite box coordinates with ``lo < hi`` on every axis inside the case's image shape, a finite
   score in [0, 1], an integer label among the dataset's classes;
 * caps: :data:`MAX_DETECTIONS_PER_CASE` detections and :data:`MAX_CASE_BYTES` bytes per case.
+
+The project's reader (:func:`benchmark.metrics.load_predictions`) is the trusted-input path of ``benchmark
+evaluate``: it lists at most 20 problems and checks neither score range, image bounds nor size caps, so the
+untrusted path validates here and only then builds its :class:`~benchmark.metrics.CasePrediction` arrays.
 """
 
 from __future__ import annotations

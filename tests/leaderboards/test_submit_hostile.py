@@ -109,6 +109,13 @@ def _too_many(tmp, good):
     return write_json(tmp / "p.json", obj)
 
 
+def _symlink_file(tmp, good):
+    target = tmp / "real.json"
+    write_json(target, good)
+    (tmp / "link.json").symlink_to(target)
+    return str(tmp / "link.json")
+
+
 def _symlink_zip(tmp, good):
     info = zipfile.ZipInfo("p.json")
     info.external_attr = (0o120777 << 16)  # S_IFLNK
@@ -171,6 +178,7 @@ CASES = [
     ("latin1", _raw("p.json", lambda g: json.dumps({**g, "metadata": {"m": "caf\u00e9"}}, ensure_ascii=False)
                     .encode("latin-1")), "wrong encoding: not UTF-8"),
     ("pickle-as-json", _raw("p.json", lambda g: pickle.dumps(g)), "Python pickle"),
+    ("predictions-symlink", _symlink_file, "symbolic link"),
     ("zip-dotdot", _zip([("../p.json", _text_json)]), "'..' in the path"),
     ("zip-absolute", _zip([("/tmp/p.json", _text_json)]), "absolute path"),
     ("zip-symlink", _symlink_zip, "symbolic link"),
