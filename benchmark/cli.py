@@ -33,6 +33,8 @@ COMMAND_MODULES = (
     "benchmark.commands.run",
     "benchmark.commands.status",
     "benchmark.commands.analyze",
+    "benchmark.commands.leaderboard",
+    "benchmark.commands.submit",
 )
 
 
