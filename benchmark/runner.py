@@ -52,6 +52,13 @@ class SuiteConfig:
     slurm_partition: str | None = None
     slurm_constraint: str | None = None
     slurm_parallelism: int = 64
+    # low-data and fine-tuning grid axes (docs/training.md): every cell once per fraction and strategy
+    fractions: tuple[float, ...] = ()  # empty: (1.0,)
+    finetunes: tuple[str, ...] = ()  # empty: ("full",)
+    subset_seed: int = 0
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    partial_stages: int = 1
 
 
 @dataclass
@@ -99,7 +106,24 @@ def training_seeds(cfg: SuiteConfig) -> tuple[int, ...]:
     return seeds
 
 
-def experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed: int):  # noqa: ANN202
+def training_fractions(cfg: SuiteConfig) -> tuple[float, ...]:
+    return tuple(cfg.fractions) or (1.0,)
+
+
+def finetune_strategies(cfg: SuiteConfig) -> tuple[str, ...]:
+    return tuple(cfg.finetunes) or ("full",)
+
+
+def experiment_config(  # noqa: ANN201
+    cfg: SuiteConfig,
+    dataset: str,
+    arch: str,
+    pre: str,
+    seed: int,
+    fraction: float = 1.0,
+    finetune: str = "full",
+):
+    """The ExperimentConfig of one cell; ``fraction`` and ``finetune`` are its low-data and strategy axes."""
     from benchmark.experiment import ExperimentConfig
 
     return ExperimentConfig(
@@ -113,6 +137,26 @@ def experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed:
         workers=cfg.workers,
         device=cfg.device,
         progress=cfg.progress,
+        train_fraction=fraction,
+        subset_seed=cfg.subset_seed,
+        finetune=finetune,
+        lora_rank=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        partial_stages=cfg.partial_stages,
+    )
+
+
+def experiment_config_for_key(cfg: SuiteConfig, key: RunKey):  # noqa: ANN201
+    """The ExperimentConfig of a fine-tuning cell's key: its fraction and strategy are read from the options."""
+    options = dict(key.options)
+    return experiment_config(
+        cfg,
+        key.dataset,
+        key.architecture,
+        key.pretraining,
+        key.seed,
+        float(options.get("fraction", 1.0)),
+        options.get("finetune", "full"),
     )
 
 
