@@ -151,8 +151,8 @@ def gain_table(full: pd.DataFrame, rep: pd.DataFrame, scratch: str = SCRATCH) ->
             sel = r[(r[keys] == pd.Series({k: d[k] for k in keys})).all(axis=1)]
             lo, hi = _band((sel[pre] - sel[scratch]).dropna().to_numpy())
             rows.append({**{k: d[k] for k in keys}, "pretraining": pre, "gain": value, "lo": lo, "hi": hi})
-    return pd.DataFrame(rows).sort_values(["dataset", "architecture", "pretraining", "metric", "fraction"],
-                                          ignore_index=True)
+    frame = pd.DataFrame(rows, columns=[*keys, "pretraining", "gain", "lo", "hi"])
+    return frame.sort_values(["dataset", "architecture", "pretraining", "metric", "fraction"], ignore_index=True)
 
 
 def _crossing(fractions: np.ndarray, values: np.ndarray, target: float) -> float:
@@ -205,7 +205,9 @@ def label_efficiency(full: pd.DataFrame, rep: pd.DataFrame, scratch: str = SCRAT
                 "label_efficiency": estimate, "lo": float(lo), "hi": float(hi),
                 "reached_share": float(finite.mean()) if len(per_rep) else np.nan,
             })
-    return pd.DataFrame(rows)
+    columns = ["dataset", "architecture", "pretraining", "metric", "scratch_full_data", "fractions",
+               "label_efficiency", "lo", "hi", "reached_share"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _fmt_fraction(value: float) -> str:

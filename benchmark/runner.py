@@ -228,7 +228,11 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
     else:
         _run_sequential(cfg, plan, result, out)
     finished = not result.unfinished and not result.failed and not result.remaining
-    if cfg.analyze and finished and cfg.executor != "slurm":
+    full_data = 1.0 in training_fractions(cfg) and "full" in finetune_strategies(cfg)
+    if cfg.analyze and finished and cfg.executor != "slurm" and not full_data:
+        _say(out, "no analysis: the rankings need full-data, full fine-tuning cells (add 1.0 to --fractions, full "
+                  "to --finetune); benchmark analyze STORE writes the data-efficiency report")
+    if cfg.analyze and finished and cfg.executor != "slurm" and full_data:
         from analysis.report import run_analysis
         from analysis.store import open_store
         from benchmark.grid.locks import shared_lock
@@ -238,6 +242,14 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
         with shared_lock(grid_dir(cfg.store), "analysis"):  # two runners finishing together write it in turn
             store = open_store(cfg.store, profile=cfg.profile, seed=min(training_seeds(cfg)))
             _, result.analysis_files = run_analysis(store, n_replicates=cfg.replicates, seed=cfg.seed)
+            if len(training_fractions(cfg)) > 1:  # the data-efficiency report (analysis.lowdata)
+                from analysis.lowdata import has_lowdata, write_lowdata
+
+                run_seed = min(training_seeds(cfg))
+                if has_lowdata(cfg.store, cfg.profile, run_seed):
+                    result.analysis_files += write_lowdata(
+                        cfg.store, store.analysis_dir / "lowdata", cfg.replicates, cfg.seed, cfg.profile, run_seed
+                    )
         result.analysis_dir = store.analysis_dir
     result.seconds = time.perf_counter() - start
     _say(out, summary_text(result))

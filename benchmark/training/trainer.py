@@ -503,7 +503,10 @@ class Trainer:
 
     def finetune_record(self) -> dict:
         """The strategy's knobs as ``result.json`` records them (rank/alpha for LoRA, stages for partial)."""
-        return {k: v for k, v in self.finetune.run_options().items() if k != "finetune"}
+        f = self.finetune
+        if f.strategy == "lora":
+            return {"lora_rank": int(f.lora_rank), "lora_alpha": float(f.lora_alpha)}
+        return {"partial_stages": int(f.partial_stages)} if f.strategy == "partial" else {}
 
     def subset_record(self) -> dict:
         """The run's training subset (:mod:`benchmark.training.subsets`): fraction, seed and the chosen cases."""

@@ -14,9 +14,9 @@ from benchmark.core.run_key import RunKey
 MODELS = (("resenc_retina_unet", "fixed"), ("resenc_retina_unet", "mae"))
 
 
-def _store(root, fractions=(0.1, 0.5, 1.0)):
+def _store(root, fractions=(0.1, 0.5, 1.0), models=MODELS):
     for dataset in ("S01", "S06"):
-        for model in MODELS:
+        for model in models:
             for fraction in fractions:
                 # fewer labels, more false positives: a made-up learning curve on the same ground truth
                 table = synthetic_match_table(dataset, model, n_images=20, fp_per_image=6.0 / fraction**0.5)
@@ -55,3 +55,10 @@ def test_a_store_of_one_fraction_has_no_lowdata_report(tmp_path):
     assert not has_lowdata(root)
     with pytest.raises(ValueError, match="several training fractions"):
         write_lowdata(root, tmp_path / "out", n_replicates=5)
+
+
+def test_scratch_only_curves_have_empty_gain_and_efficiency_tables(tmp_path):
+    root = _store(tmp_path / "store", models=MODELS[:1])
+    write_lowdata(root, tmp_path / "out", n_replicates=5, figures=False)
+    assert pd.read_csv(tmp_path / "out" / "gain.csv").empty
+    assert len(pd.read_csv(tmp_path / "out" / "learning_curves.csv")) == 3 * 3 * 2
