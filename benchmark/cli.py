@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "benchmark.commands.run",
     "benchmark.commands.status",
     "benchmark.commands.analyze",
+    "benchmark.commands.leaderboard",
 )
 
 

@@ -43,14 +43,19 @@ def _usage(name: str, sub: argparse.ArgumentParser) -> tuple[str, list[str]]:
 
 
 def cli_table() -> str:
-    """The markdown table: one row per subcommand with its usage, its help and every optional flag."""
+    """The markdown table: one row per subcommand (per nested subcommand of a command group) with its usage, its
+    help and every optional flag."""
     from benchmark.cli import build_parser
 
     rows = ["| command | what it does | options |", "| --- | --- | --- |"]
     for name, (sub, help_text) in _subparsers(build_parser()).items():
-        usage, optional = _usage(name, sub)
-        flags = ", ".join(f"`{f}`" for f in optional) or "-"
-        rows.append(f"| `{usage}` | {help_text} | {flags} |")
+        nested = _subparsers(sub)  # a command group (benchmark leaderboard render): one row per subcommand
+        for full_name, parser, text in (
+            [(f"{name} {n}", p, h) for n, (p, h) in nested.items()] if nested else [(name, sub, help_text)]
+        ):
+            usage, optional = _usage(full_name, parser)
+            flags = ", ".join(f"`{f}`" for f in optional) or "-"
+            rows.append(f"| `{usage}` | {text} | {flags} |")
     return "\n".join(rows)
 
 
