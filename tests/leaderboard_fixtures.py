@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 HOSTILE_METHOD = '<script>alert("x")</script> & "quoted" \'name\' | $\\alpha$ [link](javascript:alert(1))'
+HOSTILE_SLUG = "script-alert-x-script-quoted-name-alpha-link-javascript-alert-1"  # leaderboards.schema.slugify
 
 
 def _evaluated(method: str, slug: str, value: float, rank_mean: float, n_cases: int = 4, **extra: Any) -> dict:
@@ -53,7 +54,7 @@ def write_boards_folder(root: Path) -> Path:
     boards = [
         (_spec("s06-map", "S06", "map", "mAP@0.1", "S06 twin, mAP@0.1"), [
             _evaluated("Retina U-Net scratch", "retina-u-net-scratch", 0.312, 1.3),
-            _evaluated(HOSTILE_METHOD, "hostile", 0.290, 2.1,
+            _evaluated(HOSTILE_METHOD, HOSTILE_SLUG, 0.290, 2.1,
                        description="<img src=x onerror=alert(1)>\nsecond line", architecture="<b>arch</b>"),
             _evaluated("Zeta baseline", "zeta-baseline", 0.150, 2.9, n_cases=3),
             _reported("s06-map", "Alpha reported", "alpha-reported", 0.330),
@@ -70,12 +71,3 @@ def write_boards_folder(root: Path) -> Path:
             (folder / "entries" / f"{e['slug']}.json").write_text(json.dumps(e, indent=2))
     return root
 
-
-class PlainBoard:
-    """A board read straight from the fixture's JSON (spec and entries as dicts, best value first): the renderer
-    accepts these as well as the store's models, so the render tests do not depend on the store."""
-
-    def __init__(self, folder: Path) -> None:
-        self.spec = json.loads((folder / "board.json").read_text())
-        entries = [json.loads(p.read_text()) for p in sorted((folder / "entries").glob("*.json"))]
-        self.entries = sorted(entries, key=lambda e: -e["value"])

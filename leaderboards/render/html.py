@@ -126,6 +126,11 @@ def _badge(entry: dict[str, Any]) -> str:
     return f'<span class="badge">{escape(str(kind))}</span>'
 
 
+def _split(spec: dict[str, Any]) -> str:
+    """``test`` or ``external test`` (CTA-A's external set)."""
+    return str(spec.get("split") or "test").replace("_", " ")
+
+
 def _nav(links: list[tuple[str, str]]) -> str:
     return "<nav>" + " › ".join(f'<a href="{escape(href)}">{escape(text)}</a>' for href, text in links) + "</nav>"
 
@@ -212,8 +217,8 @@ def board_page(
         + f"\n<h1>{escape(title)}</h1>\n"
         f"<p>Dataset <strong>{escape(str(spec.get('dataset')))}</strong>, protocol "
         f"<strong>{escape(str(spec.get('protocol')))}</strong>, metric <strong>{escape(str(spec.get('metric')))}"
-        f"</strong> on the test split ({better} is better). {len(entries)} entries. Intervals are 95% bootstrap "
-        "intervals; the bootstrap rank is the mean rank over the paired replicates with its 2.5-97.5 percentile "
+        f"</strong> on the {escape(_split(spec))} split ({better} is better). {len(entries)} entries. "
+        "Intervals are 95% bootstrap intervals; the bootstrap rank is the mean rank over the paired replicates with its 2.5-97.5 percentile "
         "range. Click a column header to sort.</p>\n"
         + table
         + "\n"

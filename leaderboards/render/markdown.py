@@ -25,11 +25,12 @@ def _provenance(entry: dict[str, Any]) -> str:
 def board_markdown(spec: dict[str, Any], entries: list[dict[str, Any]], plot_name: str | None) -> str:
     """The board's page: header, the ranked table (entries in the store's order, best first) and the plot."""
     better = "higher" if spec.get("higher_is_better", True) else "lower"
+    split = md_escape(str(spec.get("split") or "test").replace("_", " "))
     lines = [
         f"# {md_escape(spec.get('title') or spec['board_id'])}",
         "",
         f"Dataset {md_escape(spec.get('dataset'))}, protocol {md_escape(spec.get('protocol'))}, "
-        f"metric {md_escape(spec.get('metric'))} on the test split ({better} is better). "
+        f"metric {md_escape(spec.get('metric'))} on the {split} split ({better} is better). "
         f"{len(entries)} entries. Intervals are 95% bootstrap intervals; the bootstrap rank is the mean rank "
         "over the replicates with its 2.5-97.5 percentile range (evaluated entries only).",
         "",
