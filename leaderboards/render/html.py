@@ -218,8 +218,8 @@ def board_page(
         f"<p>Dataset <strong>{escape(str(spec.get('dataset')))}</strong>, protocol "
         f"<strong>{escape(str(spec.get('protocol')))}</strong>, metric <strong>{escape(str(spec.get('metric')))}"
         f"</strong> on the {escape(_split(spec))} split ({better} is better). {len(entries)} entries. "
-        "Intervals are 95% bootstrap intervals; the bootstrap rank is the mean rank over the paired replicates with its 2.5-97.5 percentile "
-        "range. Click a column header to sort.</p>\n"
+        "Intervals are 95% bootstrap intervals; the bootstrap rank is the mean rank over the paired replicates "
+        "with its 2.5-97.5 percentile range. Click a column header to sort.</p>\n"
         + table
         + "\n"
         + figure
