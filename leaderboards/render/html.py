@@ -1,8 +1,9 @@
 """The static HTML pages of the leaderboard site: ``index.html``, one page per board, one page per entry.
 
 Self-contained by design, so the site works from ``file://`` and from any static host: CSS and the table-sorting
-script are inline, the only other file a page uses is its board's rank plot (an SVG next to it), and there are
-no fonts, CDNs or requests elsewhere. Each page carries a Content-Security-Policy that allows exactly its own
+script are inline, the only other file a page uses is its board's rank plot (an SVG next to it), the favicon is an empty
+``data:`` URL (so a host never answers a favicon request with 404), and there are no fonts, CDNs or requests
+elsewhere. Each page carries a Content-Security-Policy that allows exactly its own
 inline style and script (by their sha256) and same-origin images, so even text that slipped past escaping could
 not run a script. Every untrusted string goes through :func:`html.escape`.
 
@@ -81,7 +82,7 @@ def _sha256_source(text: str) -> str:
 
 
 CSP = (
-    f"default-src 'none'; img-src 'self'; style-src {_sha256_source(CSS)}; script-src {_sha256_source(SORT_JS)}; "
+    f"default-src 'none'; img-src 'self' data:; style-src {_sha256_source(CSS)}; script-src {_sha256_source(SORT_JS)}; "
     "base-uri 'none'; form-action 'none'"
 )
 
@@ -92,6 +93,7 @@ def _page(title: str, body: str, generator: str) -> str:
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         "<meta name=\"referrer\" content=\"no-referrer\">\n"
+        "<link rel=\"icon\" href=\"data:,\">\n"  # no favicon request: a static host would answer 404
         f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n"
         f"<footer class=\"muted\"><p>Rendered by {escape(generator)} (benchmark leaderboard render).</p></footer>\n"
         f"<script>{SORT_JS}</script>\n</body>\n</html>\n"

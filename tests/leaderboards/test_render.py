@@ -56,7 +56,9 @@ def test_site_has_every_page_and_every_link_resolves(boards, tmp_path):
             assert "://" not in ref and not ref.startswith("/"), (rel, ref)  # relative: file:// and any host
             assert (page.parent / ref).resolve().is_file(), (rel, ref)
         text = page.read_text()
-        assert "<link" not in text and "@import" not in text and "url(" not in text  # no external css/fonts
+        links = [a for tag, a in _parse(text).tags if tag == "link"]
+        assert links == [{"rel": "icon", "href": "data:,"}], links  # no stylesheet, font or favicon request
+        assert "@import" not in text and "url(" not in text
 
 
 def test_untrusted_text_is_escaped_in_html_and_markdown(boards):
