@@ -29,6 +29,7 @@ nav { font-size: 0.9rem; margin-bottom: 1rem; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.92rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, td.nowrap { white-space: nowrap; }
 th button { font: inherit; font-weight: 600; background: none; border: none; padding: 0; cursor: pointer; }
 th[aria-sort="ascending"] button::after { content: " \\25B2"; }
 th[aria-sort="descending"] button::after { content: " \\25BC"; }
@@ -190,7 +191,7 @@ def board_page(
             + f'<td class="num">{escape(fmt_interval(e.get("ci_low"), e.get("ci_high")))}</td>'
             + _num_td(fmt_rank(rank), rank.get("mean") if rank else None)
             + f'<td data-sort="{escape(str((e.get("provenance") or {}).get("kind")))}">{_badge(e)}</td>'
-            + f"<td>{escape(str(e.get('date')))}</td>"
+            + f'<td class="nowrap">{escape(str(e.get("date")))}</td>'
             + "</tr>"
         )
     first_value = "descending" if spec.get("higher_is_better", True) else "ascending"

@@ -36,6 +36,8 @@ def rank_plot_svg(spec: dict[str, Any], entries: list[dict[str, Any]]) -> bytes 
     import matplotlib
     from matplotlib.figure import Figure
 
+    from analysis.figures import fit_to_contents
+
     n = len(ranked)
     n_entries = max(int(e["rank"].get("n_entries") or n) for e in ranked)
     replicates = sorted({int(e["rank"].get("n_replicates") or 0) for e in ranked})
@@ -66,6 +68,7 @@ def rank_plot_svg(spec: dict[str, Any], entries: list[dict[str, Any]]) -> bytes 
         title.set_parse_math(False)
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
+        fit_to_contents(fig)  # a long title or axis label is not cut off
         buf = io.BytesIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     return buf.getvalue()
