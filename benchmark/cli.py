@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "benchmark.commands.status",
     "benchmark.commands.analyze",
     "benchmark.commands.leaderboard",
+    "benchmark.commands.submit",
 )
 
 

@@ -408,6 +408,21 @@ CASES = [
     case("preprocess-workers-zero", "preprocess ds --out pp --workers 0", "--workers must be >= 1"),
     case("preprocess-dataset-is-file", "preprocess afile --out pp", "DATASET afile: is a file"),
     case("preprocess-bad-config", "preprocess ds --out pp --config nnunet", "invalid choice: 'nnunet'", code=2),
+    # leaderboards and submit
+    case("leaderboard-init-boards-is-file", "leaderboard init --boards afile", "--boards afile: is a file"),
+    case("leaderboard-add-store-missing", "leaderboard add-store nowhere --boards ds", "STORE nowhere: not found"),
+    case("leaderboard-add-store-no-boards", "leaderboard add-store store --boards nowhere",
+         "--boards nowhere: not found"),
+    case("submit-boards-missing", "submit --dataset ds --predictions preds.json --method m --boards nowhere",
+         "--boards nowhere: not found"),
+    case("submit-predictions-missing", "submit --dataset ds --predictions nope.json --method m --boards ds",
+         "--predictions nope.json: file not found"),
+    case("submit-method-no-letters", "submit --dataset ds --predictions preds.json --method !!! --boards ds",
+         "--method: method name '!!!' has no letters or digits"),
+    case("submit-unknown-dataset", "submit --dataset S99 --predictions preds.json --method m --boards ds",
+         "Unknown dataset 'S99'"),
+    case("submit-dataset-without-boards", "submit --dataset ds --predictions preds.json --method m --boards store",
+         "no boards for dataset 'T01'"),
     # analyze
     case(
         "analyze-corrupt-result",

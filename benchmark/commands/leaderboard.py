@@ -10,9 +10,13 @@ import argparse
 import importlib
 
 NAME = "leaderboard"
-HELP = "leaderboard boards: render the markdown pages and the static HTML site"
+HELP = "leaderboard boards: create them, add the study's runs, render the markdown pages and the static HTML site"
 
-SUBCOMMAND_MODULES = ("benchmark.commands.leaderboard_render",)
+SUBCOMMAND_MODULES = (
+    "benchmark.commands.leaderboard_init",
+    "benchmark.commands.leaderboard_add_store",
+    "benchmark.commands.leaderboard_render",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -36,8 +36,8 @@ def _parse(html: str) -> _Collect:
     return p
 
 
-def test_site_has_every_page_and_every_link_resolves(boards, tmp_path):
-    site = write_site(boards, tmp_path / "site")
+def test_site_has_every_page_and_every_link_resolves(render_boards, tmp_path):
+    site = write_site(render_boards, tmp_path / "site")
     files = set(site.files)
     assert {"index.html", "index.md", "s06-map.html", "s06-map.md", "s06-map-ranks.svg",
             "d06-luna16-cpm.html", "d06-luna16-cpm.md"} <= files
@@ -61,8 +61,8 @@ def test_site_has_every_page_and_every_link_resolves(boards, tmp_path):
         assert "@import" not in text and "url(" not in text
 
 
-def test_untrusted_text_is_escaped_in_html_and_markdown(boards):
-    files = build_site(boards)
+def test_untrusted_text_is_escaped_in_html_and_markdown(render_boards):
+    files = build_site(render_boards)
     for rel in ("s06-map.html", f"s06-map/{HOSTILE_SLUG}.html", "index.html"):
         html = files[rel].decode()
         scripts = re.findall(r"<script\b", html)
@@ -82,8 +82,8 @@ def test_untrusted_text_is_escaped_in_html_and_markdown(boards):
     assert md_escape("a|b\nc [x](y)") == "a\\|b c \\[x\\]\\(y\\)"
 
 
-def test_board_table_lists_entries_best_first_with_intervals_ranks_and_badges(boards):
-    html = build_site(boards)["s06-map.html"].decode()
+def test_board_table_lists_entries_best_first_with_intervals_ranks_and_badges(render_boards):
+    html = build_site(render_boards)["s06-map.html"].decode()
     body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     rows = body.strip().split("\n")
     assert [re.search(r'data-slug="([^"]+)"', r).group(1) for r in rows] == [
@@ -95,8 +95,8 @@ def test_board_table_lists_entries_best_first_with_intervals_ranks_and_badges(bo
     assert 'src="s06-map-ranks.svg"' in html
 
 
-def test_entry_page_has_per_case_results_or_says_why_not(boards):
-    files = build_site(boards)
+def test_entry_page_has_per_case_results_or_says_why_not(render_boards):
+    files = build_site(render_boards)
     page = files["s06-map/zeta-baseline.html"].decode()
     assert page.count("<td>case_") == 3 and "sensitivity" in page
     reported = files["s06-map/alpha-reported.html"].decode()
@@ -104,13 +104,13 @@ def test_entry_page_has_per_case_results_or_says_why_not(boards):
     assert "Eckstein et al. 2025, Table 3" in reported
 
 
-def test_every_page_allows_only_its_own_inline_script_and_style(boards):
+def test_every_page_allows_only_its_own_inline_script_and_style(render_boards):
     import base64
     import hashlib
 
     from leaderboards.render.html import CSS, SORT_JS
 
-    html = build_site(boards)["s06-map.html"].decode()
+    html = build_site(render_boards)["s06-map.html"].decode()
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
     for source in (SORT_JS, CSS):
         digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
@@ -119,46 +119,46 @@ def test_every_page_allows_only_its_own_inline_script_and_style(boards):
     assert f"<script>{SORT_JS}</script>" in html and f"<style>{CSS}</style>" in html
 
 
-def test_rerender_is_byte_identical_and_removes_stale_pages(boards, tmp_path):
+def test_rerender_is_byte_identical_and_removes_stale_pages(render_boards, tmp_path):
     out = tmp_path / "site"
-    first = write_site(boards, out)
+    first = write_site(render_boards, out)
     before = {rel: (out / rel).read_bytes() for rel in first.files}
-    boards[0] = dataclasses.replace(boards[0], entries=[])  # the d06 board loses its entry
-    second = write_site(boards, out)
+    render_boards[0] = dataclasses.replace(render_boards[0], entries=[])  # the d06 board loses its entry
+    second = write_site(render_boards, out)
     assert second.removed == ("d06-luna16-cpm/paper-model.html",)
     assert not (out / "d06-luna16-cpm").exists()
     assert all((out / rel).read_bytes() == before[rel] for rel in second.files if rel.startswith("s06"))
     assert "No entries yet" in (out / "d06-luna16-cpm.html").read_text()
 
 
-def test_out_folder_must_be_new_empty_or_an_earlier_render(boards, tmp_path):
+def test_out_folder_must_be_new_empty_or_an_earlier_render(render_boards, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     assert "not empty" in out_dir_problem(other)
     with pytest.raises(ValueError, match="not empty"):
-        write_site(boards, other)
+        write_site(render_boards, other)
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
     (tmp_path / "empty").mkdir()
     assert out_dir_problem(tmp_path / "empty") is None
-    write_site(boards, tmp_path / "empty")
+    write_site(render_boards, tmp_path / "empty")
     assert (tmp_path / "empty" / MARKER).is_file() and out_dir_problem(tmp_path / "empty") is None
 
 
-def test_unsafe_slug_is_refused_before_anything_is_written(boards, tmp_path):
-    entries = list(boards[1].entries)
+def test_unsafe_slug_is_refused_before_anything_is_written(render_boards, tmp_path):
+    entries = list(render_boards[1].entries)
     entries[0] = entries[0].model_copy(update={"slug": "../../escape"})  # model_copy does not validate
-    boards[1] = dataclasses.replace(boards[1], entries=entries)
+    render_boards[1] = dataclasses.replace(render_boards[1], entries=entries)
     with pytest.raises(ValueError, match="not a valid name"):
-        write_site(boards, tmp_path / "site")
+        write_site(render_boards, tmp_path / "site")
     assert not (tmp_path / "site").exists()
 
 
-def test_rank_plot_is_reproducible_and_draws_names_as_paths(boards):
+def test_rank_plot_is_reproducible_and_draws_names_as_paths(render_boards):
     from leaderboards.render.plot import rank_plot_svg
     from leaderboards.render.text import as_dict
 
-    board = boards[1]
+    board = render_boards[1]
     entries = [as_dict(e) for e in board.entries]
     spec = as_dict(board.spec)
     svg = rank_plot_svg(spec, entries)
@@ -171,6 +171,6 @@ def test_rank_plot_is_reproducible_and_draws_names_as_paths(boards):
     assert rank_plot_svg(spec, [e for e in entries if e["rank"] is None]) is None
 
 
-def test_site_files_are_plain_relative_paths(boards):
-    for rel in build_site(boards):
+def test_site_files_are_plain_relative_paths(render_boards):
+    for rel in build_site(render_boards):
         assert not Path(rel).is_absolute() and ".." not in Path(rel).parts
