@@ -100,7 +100,7 @@ def write_planned(root: str | Path, plans: list[PlannedBoard]) -> list[Path]:
     written = []
     for plan in plans:
         for entry, table in plan.new:
-            save_match_table(table, table_path(root, plan.board_id, entry.slug))
+            written.append(save_match_table(table, table_path(root, plan.board_id, entry.slug)))
             written.append(write_entry(root, entry, replace=True))
         for entry in plan.updated:
             written.append(write_entry(root, entry, replace=True))

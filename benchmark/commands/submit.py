@@ -101,13 +101,22 @@ def run(args: argparse.Namespace) -> int:
     folder = _dataset_folder(checks, args.dataset, data_root, args.scale)
     checks.raise_if_any()
 
+    from benchmark.commands.checks import InputErrors
+    from leaderboards.submission import MAX_LISTED, SubmissionError
     from leaderboards.submit import prepare_submission, submit
 
     plan = prepare_submission(folder, boards_dir, args.method.strip(), replace=args.replace)  # names taken: refused
-    result = submit(
-        plan, predictions, description=args.description, architecture=args.architecture,
-        pretraining=args.pretraining, replace=args.replace, n_replicates=args.replicates, seed=args.seed,
-    )
+    try:
+        result = submit(
+            plan, predictions, description=args.description, architecture=args.architecture,
+            pretraining=args.pretraining, replace=args.replace, n_replicates=args.replicates, seed=args.seed,
+        )
+    except SubmissionError as err:  # one `error:` line per problem, each naming the file, case and row
+        lines = [f"{err.source}: refused, {len(err.problems)} problem(s), nothing written"]
+        lines += [f"{err.source}: {p}" for p in err.problems[:MAX_LISTED]]
+        if len(err.problems) > MAX_LISTED:
+            lines.append(f"{err.source}: ... and {len(err.problems) - MAX_LISTED} more")
+        raise InputErrors(lines) from None
     print(f"{args.method!r} ({slug}) on {plan.dataset_id}: {result.n_detections} detections in {result.n_cases} cases")
     for entry in result.entries:
         ci = "" if entry.ci_low is None else f" [{100 * entry.ci_low:.2f}, {100 * entry.ci_high:.2f}]"

@@ -197,6 +197,7 @@ def test_hostile_submission_is_refused_and_nothing_is_written(name, make, expect
     assert code == 1, err
     assert expected in err, err
     assert "Traceback" not in err
+    assert all(line.startswith("error: ") for line in err.splitlines() if line.strip()), err
     assert _tree(boards) == before  # nothing written, nothing touched
     assert not list(boards.glob("*/entries/evil.json"))
 

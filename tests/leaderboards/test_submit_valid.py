@@ -113,3 +113,32 @@ def test_dataset_id_under_data_root(twin, boards, good_predictions, tmp_path, ca
             "--boards", str(boards), "--replicates", "5"]
     assert main(args) == 0, capsys.readouterr().err
     assert np.isfinite(load_board(boards, "s06-froc").entry("m").value)
+
+
+def test_official_protocol_boards_with_an_external_test_set(tmp_path, capsys):
+    """CTA-A (D08): mAP, FROC, internal and external protocol boards; the external set is scored on its cases."""
+    from builders import make_case
+
+    from benchmark.data.format import DatasetMeta, Splits, write_case, write_dataset_files
+
+    root, rng = tmp_path / "D08", np.random.default_rng(0)
+    splits = Splits(train=["c_0"], val=["c_1"], test=["c_2", "c_3", "c_4"], external_test=["e_0", "e_1"])
+    for split in ("train", "val", "test", "external_test"):
+        for cid in splits.get(split):
+            write_case(root, make_case(cid, rng, boxes=True), split)
+    write_dataset_files(root, DatasetMeta("CTA-A", "D08", ["CT"], ["a", "b"]), splits)
+    boards = tmp_path / "boards"
+    assert main(["leaderboard", "init", "--boards", str(boards), "--no-reported"]) == 0
+    good = {"boxes": [[1, 1, 1, 3, 4, 5], [5, 5, 6, 7, 8, 10]], "scores": [0.9, 0.4], "labels": [0, 1]}
+    half = {"boxes": [[1, 1, 1, 3, 4, 5], [0, 0, 0, 1, 1, 1]], "scores": [0.3, 0.9], "labels": [0, 1]}
+    for method, case in (("Good", good), ("Half", half)):
+        obj = {"format_version": 1, "dataset": "D08", "cases": {c: case for c in [*splits.test, *splits.external_test]}}
+        path = write_json(tmp_path / f"{method}.json", obj)
+        assert _submit(root, boards, path, method) == 0, capsys.readouterr().err
+    for board_id in ("d08-map", "d08-froc", "d08-cta-a-internal", "d08-cta-a-external"):
+        board = load_board(boards, board_id)
+        assert [e.slug for e in board.entries] == ["good", "half"], board_id
+        assert board.entries[0].rank.n_entries == 2 and board.entries[0].value > board.entries[1].value
+    external = load_board(boards, "d08-cta-a-external").entry("good")
+    assert [c.case_id for c in external.per_case] == ["e_0", "e_1"]
+    assert (boards / "d08-cta-a-external" / "tables" / "half.npz").is_file()
