@@ -39,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
             checks.add(problem)
     checks.raise_if_any()
 
-    from leaderboards.store import load_boards
-
     from benchmark import __version__
     from leaderboards.render import write_site
+    from leaderboards.store import load_boards
 
     boards = load_boards(boards_dir)
     site = write_site(boards, out, generator=f"detbench {__version__}")
