@@ -106,6 +106,11 @@ def _delta_bars(ax, deltas: pd.DataFrame, models: list[tuple[str, str]], metric:
         ax.hlines(y[ok], low[ok], high[ok], color="0.25", lw=0.8)
         ax.plot(np.r_[low[ok], high[ok]], np.r_[y[ok], y[ok]], "|", color="0.25", ms=4)
     ax.axvline(0, color="0.3", lw=0.8)
+    if not np.isfinite(values).any():
+        # no model has its baseline run in the store (e.g. `benchmark run --pretraining fixed`): say so instead of
+        # leaving an empty panel that reads like "no difference"
+        ax.text(0.5, 0.5, "no baseline runs\nin this store:\nno deltas\n(--baseline)", transform=ax.transAxes,
+                ha="center", va="center", fontsize=8, color="0.35")
     ax.set_yticks(y)
     ax.set_yticklabels([])
     ax.set_ylim(len(models) - 0.5, -0.5)

@@ -288,6 +288,16 @@ def index_store(root: str | Path) -> pd.DataFrame:
     return frame.sort_values(list(KEY_COLUMNS[:3]) + ["profile", "seed", "variant"], ignore_index=True)
 
 
+#: RunKey options of the low-data and fine-tuning settings (benchmark.experiment.ExperimentConfig.lowdata_options)
+LOWDATA_OPTIONS = ("fraction", "subset_seed", "finetune", "lora_rank", "lora_alpha", "partial_stages")
+
+
+def is_lowdata(options_json: str) -> bool:
+    """Whether a run (its ``options`` column, JSON) is a low-data or non-default fine-tuning run."""
+    options = json.loads(options_json) if isinstance(options_json, str) and options_json else {}
+    return any(k in LOWDATA_OPTIONS for k in options)
+
+
 def _fold_label(value: Any) -> str:
     return "official" if value is None or pd.isna(value) else f"fold{int(value)}"
 
@@ -458,6 +468,15 @@ def open_store(
         raise FileNotFoundError(
             f"no runs in {root / RUNS_DIR}{which} (expected runs/<dataset>/<arch>__<pretraining>/<run>/result.json)"
         )
+    if variant is None:  # the rankings compare full-data, full fine-tuning runs; analysis.lowdata reads the others
+        lowdata = runs["options"].map(is_lowdata)
+        if lowdata.all():
+            raise ValueError(
+                f"{root} holds only low-data or non-default fine-tuning runs (training fraction < 1 or --finetune "
+                "other than full): the rankings need full-data runs (benchmark run --fractions ...,1.0), or choose "
+                "one variant (--variant V)"
+            )
+        runs = runs[~lowdata]
     selected, selection = _select(runs, root, profile, seed, variant)
     seed_runs = selection.pop("_seed_runs")
     return ResultsStore(root=root, runs=selected, all_runs=everything, selection=selection, seed_runs=seed_runs)

@@ -51,6 +51,28 @@ class ExperimentConfig:
     # cache of the synthetic pre-trainings of the study settings (mt, mae, ...); None: $DETBENCH_PRETRAINED or
     # DATA_ROOT/pretrained (pretraining.registry.pretrained_cache_dir)
     pretrained_cache: str | None = None
+    # low-data regime and fine-tuning strategy (docs/training.md, "Low-data regimes and fine-tuning strategies")
+    train_fraction: float = 1.0
+    subset_seed: int = 0
+    finetune: str = "full"  # full | linear-probe | lora | partial (benchmark.training.finetune)
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    partial_stages: int = 1
+
+    def lowdata_options(self) -> dict[str, object]:
+        """RunKey options of the training fraction and the fine-tuning strategy; empty for the defaults, so
+        default runs keep their keys and folders."""
+        from benchmark.training.finetune import FinetuneConfig
+        from benchmark.training.subsets import check_fraction
+
+        options: dict[str, object] = {}
+        if check_fraction(self.train_fraction) < 1.0:
+            options["fraction"] = f"{self.train_fraction:g}"
+            if self.subset_seed != 0:
+                options["subset_seed"] = self.subset_seed
+        strategy = FinetuneConfig(self.finetune, self.lora_rank, self.lora_alpha, self.partial_stages)
+        options.update(strategy.run_options())
+        return options
 
     def run_key(self) -> RunKey:
         """The run's identity, computed without generating or reading any image (see :func:`experiment_key`)."""
@@ -76,10 +98,11 @@ def _twin_info(meta_provenance: dict) -> tuple[str, int] | None:
 def experiment_key(cfg: ExperimentConfig) -> RunKey:
     """The :class:`RunKey` of ``cfg``: dataset id, architecture, pre-training, profile, fold, seed and options.
 
-    Options record what else changes results: mirror TTA, and for a twin given as a folder, its scale and seed
-    when they are not the ones the profile would generate. Cheap: reads at most a ``dataset.json``.
+    Options record what else changes results: mirror TTA, for a twin given as a folder its scale and seed
+    when they are not the ones the profile would generate, and a training fraction below 1 or a fine-tuning
+    strategy other than ``full`` (with its knobs). Cheap: reads at most a ``dataset.json``.
     """
-    options: dict[str, object] = {"tta": cfg.mirror_tta}
+    options: dict[str, object] = {"tta": cfg.mirror_tta, **cfg.lowdata_options()}
     setting = _setting(cfg.pretraining)
     if setting is not None and setting.weights == "pretrained" and cfg.weights is None:
         source = _weights_source(cfg, setting)
@@ -355,6 +378,12 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             weights=weights,
             transfer=cfg.transfer,
             stem=cfg.stem,
+            train_fraction=cfg.train_fraction,
+            subset_seed=cfg.subset_seed,
+            finetune=cfg.finetune,
+            lora_rank=cfg.lora_rank,
+            lora_alpha=cfg.lora_alpha,
+            partial_stages=cfg.partial_stages,
         )
     )
     training = trainer.fit()
@@ -398,6 +427,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         preprocessing=data.plan.config,
         preprocessed=str(preprocessed),
         pretrained_weights=weights,
+        training_subset=trainer.subset_record() if cfg.train_fraction < 1.0 else None,
     )
     record = {
         "run_key": key.to_json(),
@@ -412,6 +442,11 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             "restarted": training.restarted,
             "seconds": training.seconds,
             "final_val_loss": training.final_val_loss,
+            "finetune": {"strategy": cfg.finetune, **trainer.finetune_record()},
+            "train_fraction": cfg.train_fraction,
+            "n_train_cases": len(trainer.loader_case_ids),
+            "parameters": training.parameters,
+            "peak_memory": training.peak_memory,
         },
         "provenance": provenance,
     }

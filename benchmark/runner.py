@@ -52,6 +52,13 @@ class SuiteConfig:
     slurm_partition: str | None = None
     slurm_constraint: str | None = None
     slurm_parallelism: int = 64
+    # low-data and fine-tuning grid axes (docs/training.md): every cell once per fraction and strategy
+    fractions: tuple[float, ...] = ()  # empty: (1.0,)
+    finetunes: tuple[str, ...] = ()  # empty: ("full",)
+    subset_seed: int = 0
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    partial_stages: int = 1
 
 
 @dataclass
@@ -99,7 +106,24 @@ def training_seeds(cfg: SuiteConfig) -> tuple[int, ...]:
     return seeds
 
 
-def experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed: int):  # noqa: ANN202
+def training_fractions(cfg: SuiteConfig) -> tuple[float, ...]:
+    return tuple(cfg.fractions) or (1.0,)
+
+
+def finetune_strategies(cfg: SuiteConfig) -> tuple[str, ...]:
+    return tuple(cfg.finetunes) or ("full",)
+
+
+def experiment_config(  # noqa: ANN201
+    cfg: SuiteConfig,
+    dataset: str,
+    arch: str,
+    pre: str,
+    seed: int,
+    fraction: float = 1.0,
+    finetune: str = "full",
+):
+    """The ExperimentConfig of one cell; ``fraction`` and ``finetune`` are its low-data and strategy axes."""
     from benchmark.experiment import ExperimentConfig
 
     return ExperimentConfig(
@@ -113,6 +137,26 @@ def experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed:
         workers=cfg.workers,
         device=cfg.device,
         progress=cfg.progress,
+        train_fraction=fraction,
+        subset_seed=cfg.subset_seed,
+        finetune=finetune,
+        lora_rank=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        partial_stages=cfg.partial_stages,
+    )
+
+
+def experiment_config_for_key(cfg: SuiteConfig, key: RunKey):  # noqa: ANN201
+    """The ExperimentConfig of a fine-tuning cell's key: its fraction and strategy are read from the options."""
+    options = dict(key.options)
+    return experiment_config(
+        cfg,
+        key.dataset,
+        key.architecture,
+        key.pretraining,
+        key.seed,
+        float(options.get("fraction", 1.0)),
+        options.get("finetune", "full"),
     )
 
 
@@ -184,7 +228,11 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
     else:
         _run_sequential(cfg, plan, result, out)
     finished = not result.unfinished and not result.failed and not result.remaining
-    if cfg.analyze and finished and cfg.executor != "slurm":
+    full_data = 1.0 in training_fractions(cfg) and "full" in finetune_strategies(cfg)
+    if cfg.analyze and finished and cfg.executor != "slurm" and not full_data:
+        _say(out, "no analysis: the rankings need full-data, full fine-tuning cells (add 1.0 to --fractions, full "
+                  "to --finetune); benchmark analyze STORE writes the data-efficiency report")
+    if cfg.analyze and finished and cfg.executor != "slurm" and full_data:
         from analysis.report import run_analysis
         from analysis.store import open_store
         from benchmark.grid.locks import shared_lock
@@ -194,6 +242,14 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
         with shared_lock(grid_dir(cfg.store), "analysis"):  # two runners finishing together write it in turn
             store = open_store(cfg.store, profile=cfg.profile, seed=min(training_seeds(cfg)))
             _, result.analysis_files = run_analysis(store, n_replicates=cfg.replicates, seed=cfg.seed)
+            if len(training_fractions(cfg)) > 1:  # the data-efficiency report (analysis.lowdata)
+                from analysis.lowdata import has_lowdata, write_lowdata
+
+                run_seed = min(training_seeds(cfg))
+                if has_lowdata(cfg.store, cfg.profile, run_seed):
+                    result.analysis_files += write_lowdata(
+                        cfg.store, store.analysis_dir / "lowdata", cfg.replicates, cfg.seed, cfg.profile, run_seed
+                    )
         result.analysis_dir = store.analysis_dir
     result.seconds = time.perf_counter() - start
     _say(out, summary_text(result))

@@ -23,10 +23,16 @@ def test_every_flag_of_every_command_is_listed():
 
     table = cli_table()
     for name, (sub, _) in _subparsers(build_parser()).items():
-        row = next(line for line in table.splitlines() if line.startswith(f"| `benchmark {name}"))
-        for action in sub._actions:
-            if action.option_strings and action.dest != "help":
-                assert max(action.option_strings, key=len) in row, (name, action.option_strings)
+        nested = _subparsers(sub)  # a command group: each of its subcommands has its own row
+        for full_name, parser in [(f"{name} {n}", p) for n, (p, _) in nested.items()] or [(name, sub)]:
+            row = next(line for line in table.splitlines() if line.startswith(f"| `benchmark {full_name}"))
+            for action in parser._actions:
+                if action.option_strings and action.dest != "help":
+                    assert max(action.option_strings, key=len) in row, (full_name, action.option_strings)
+
+
+def test_a_command_group_has_one_row_per_subcommand():
+    assert "| `benchmark leaderboard render` |" in cli_table()
 
 
 def test_replace_block_needs_markers():

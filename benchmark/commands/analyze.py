@@ -65,6 +65,16 @@ def run(args: argparse.Namespace) -> int:
         baseline=args.baseline or "default",
         figures=not args.no_figures,
     )
+    from analysis.lowdata import has_lowdata, write_lowdata
+
+    run_seed = args.run_seed if args.run_seed is not None else min(store.selection.get("seeds") or [0])
+    if has_lowdata(store_dir, store.selection.get("profile"), run_seed):  # runs of several training fractions
+        lowdata = write_lowdata(
+            store_dir, out / "lowdata", n_replicates=args.replicates, seed=args.seed,
+            profile=store.selection.get("profile"), run_seed=run_seed, figures=not args.no_figures,
+        )
+        written = [*written, *lowdata]
+        print(f"data efficiency (learning curves, label efficiency): {out / 'lowdata' / 'lowdata.md'}")
     datasets = result.full["dataset"].nunique()
     print(
         f"analysed {len(result.models)} models x {datasets} datasets, {args.replicates} replicates "

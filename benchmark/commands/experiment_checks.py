@@ -202,3 +202,91 @@ def check_store(checks: Checks, store: str | Path, flag: str = "--store") -> Non
         return
     if p.is_dir() and not (p / STORE_FILE).exists() and any(x.name != RUNS_DIR for x in p.iterdir()):
         checks.add(f"{flag} {p}: a non-empty folder that is not a results store; choose a new folder or a store")
+
+
+def add_lowdata_arguments(parser, grid: bool = False) -> None:  # noqa: ANN001 - argparse.ArgumentParser
+    """The low-data and fine-tuning flags of ``benchmark train`` (one value) and ``benchmark run`` (lists)."""
+    from benchmark.training.finetune import STRATEGIES
+
+    names = ", ".join(STRATEGIES)
+    if grid:
+        parser.add_argument(
+            "--fractions", default=None, help="training fractions, a grid axis, e.g. 0.1,0.25,0.5,1.0 (default 1.0)"
+        )
+        parser.add_argument(
+            "--finetune", default=None, help=f"fine-tuning strategies, a grid axis: {names} (default full)"
+        )
+    else:
+        parser.add_argument(
+            "--train-fraction", type=float, default=1.0, help="train on this share of the training cases, in (0, 1]"
+        )
+        parser.add_argument(
+            "--finetune", default="full", choices=STRATEGIES, help="fine-tuning strategy (default full)"
+        )
+    parser.add_argument("--subset-seed", type=int, default=0, help="seed of the nested training subsets (default 0)")
+    parser.add_argument("--lora-rank", type=int, default=None, help="--finetune lora: adapter rank (default 8)")
+    parser.add_argument("--lora-alpha", type=float, default=None, help="--finetune lora: adapter alpha (default 16)")
+    parser.add_argument(
+        "--partial-stages", type=int, default=None, help="--finetune partial: last K encoder stages train (default 1)"
+    )
+
+
+def _float_list(checks: Checks, text: str, flag: str) -> tuple[float, ...]:
+    parts = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        values = tuple(float(t) for t in parts)
+    except ValueError:
+        checks.add(f"{flag} {text!r}: give comma-separated numbers, e.g. 0.1,0.25,0.5,1.0")
+        return ()
+    if not values:
+        checks.add(f"{flag}: give at least one value, e.g. 0.1,0.25,0.5,1.0")
+    elif len(set(values)) != len(values):
+        checks.add(f"{flag} {text!r}: values must be distinct")
+    return values
+
+
+def check_lowdata(checks: Checks, args, profile: str, grid: bool = False) -> tuple[tuple[float, ...], tuple[str, ...]]:  # noqa: ANN001
+    """Training fractions in (0, 1], known strategies, LoRA rank >= 1 and alpha > 0, partial stages in range;
+    knobs of a strategy that is not asked for are errors. Returns (fractions, strategies)."""
+    from benchmark.training.finetune import STRATEGIES
+    from benchmark.training.profiles import PROFILES
+
+    if grid:
+        fractions = _float_list(checks, args.fractions, "--fractions") if args.fractions is not None else (1.0,)
+        strategies = tuple(s.strip() for s in args.finetune.split(",") if s.strip()) if args.finetune else ("full",)
+        if args.finetune is not None and not strategies:
+            checks.add(f"--finetune: give at least one strategy ({', '.join(STRATEGIES)})")
+        flag = "--fractions"
+    else:
+        fractions, strategies, flag = (args.train_fraction,), (args.finetune,), "--train-fraction"
+    for value in fractions:
+        if not 0.0 < value <= 1.0:
+            checks.add(f"{flag} {value:g}: a training fraction must be in (0, 1] (e.g. 0.1 for 10% of the cases)")
+    for name in strategies:
+        if name not in STRATEGIES:
+            checks.add(f"--finetune {name!r}: unknown strategy; valid: {', '.join(STRATEGIES)}")
+    checks.at_least(args.subset_seed, "--subset-seed", 0)
+    if args.lora_rank is not None:
+        checks.at_least(args.lora_rank, "--lora-rank")
+    if args.lora_alpha is not None and not args.lora_alpha > 0:
+        checks.add(f"--lora-alpha must be > 0, got {args.lora_alpha:g}")
+    if (args.lora_rank is not None or args.lora_alpha is not None) and "lora" not in strategies:
+        checks.add("--lora-rank/--lora-alpha need --finetune lora")
+    if args.partial_stages is not None:
+        checks.at_least(args.partial_stages, "--partial-stages")
+        if "partial" not in strategies:
+            checks.add("--partial-stages needs --finetune partial")
+        stages = PROFILES.get(profile).n_stages if profile in PROFILES else None
+        if stages is not None and args.partial_stages > stages:
+            checks.add(f"--partial-stages {args.partial_stages}: profile {profile}'s encoder has {stages} stages")
+    return fractions, strategies
+
+
+def lowdata_config(args) -> dict:  # noqa: ANN001
+    """ExperimentConfig/SuiteConfig keywords of the knobs (defaults where not given)."""
+    return {
+        "subset_seed": args.subset_seed,
+        "lora_rank": 8 if args.lora_rank is None else args.lora_rank,
+        "lora_alpha": 16.0 if args.lora_alpha is None else args.lora_alpha,
+        "partial_stages": 1 if args.partial_stages is None else args.partial_stages,
+    }

@@ -15,6 +15,7 @@ HELP = "leaderboard boards: create them, add the study's runs, render the markdo
 SUBCOMMAND_MODULES = (
     "benchmark.commands.leaderboard_init",
     "benchmark.commands.leaderboard_add_store",
+    "benchmark.commands.leaderboard_render",
 )
 
 

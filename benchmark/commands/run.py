@@ -17,8 +17,9 @@ named and skipped), one pre-training cell per (method, encoder) before the fine-
 --only/--exclude select cells (e.g. --only arch=retina_unet,pretraining=fixed); --dry-run prints every cell,
 its dependency and the GPU-hours estimated from the profile's iterations. --gpus 0,1 runs one cell per GPU;
 --executor slurm submits job arrays through submitit (with --dry-run: writes the sbatch scripts into
---slurm-dir). Cells are claimed with locks, so several runners can share one store; benchmark status STORE
-shows the progress.
+--slurm-dir). --fractions 0.1,0.25,0.5,1.0 and --finetune full,linear-probe,lora,partial are grid axes: every
+cell once per training fraction and strategy (docs/training.md). Cells are claimed with locks, so several
+runners can share one store; benchmark status STORE shows the progress.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stale-after", type=int, default=600, help="seconds without heartbeat before a claimed cell is taken over"
     )
+    from benchmark.commands.experiment_checks import add_lowdata_arguments
+
+    add_lowdata_arguments(parser, grid=True)
 
 
 def _gpu_list(checks, text: str | None) -> tuple[str, ...]:  # noqa: ANN001
@@ -147,7 +151,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from benchmark.commands.checks import Checks
-    from benchmark.commands.experiment_checks import check_dataset, check_store, check_training
+    from benchmark.commands.experiment_checks import (
+        check_dataset,
+        check_lowdata,
+        check_store,
+        check_training,
+        lowdata_config,
+    )
     from benchmark.datasets import resolve_suite
     from benchmark.experiment import default_data_root
 
@@ -168,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
             each_architecture=False,
         )
     checks.at_least(args.replicates, "--replicates")
+    fractions, strategies = check_lowdata(checks, args, args.profile, grid=True)
     seeds = checks.seed_list(args.seeds)
     gpus = _gpu_list(checks, args.gpus)
     check_store(checks, args.store)
@@ -207,6 +218,9 @@ def run(args: argparse.Namespace) -> int:
         slurm_partition=args.slurm_partition,
         slurm_constraint=args.slurm_constraint,
         classical=not args.no_classical,
+        fractions=fractions,
+        finetunes=strategies,
+        **lowdata_config(args),
     )
     if args.dry_run:
         from benchmark.grid.cells import build_plan

@@ -58,13 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (resume later)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    from benchmark.commands.experiment_checks import add_lowdata_arguments
+
+    add_lowdata_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from benchmark.commands.checks import Checks
-    from benchmark.commands.experiment_checks import check_dataset, check_training
+    from benchmark.commands.experiment_checks import check_dataset, check_lowdata, check_training, lowdata_config
     from benchmark.experiment import ExperimentConfig, default_data_root
 
     # Everything is checked before any twin is generated, any case preprocessed or any step trained.
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights, stem=args.stem, takes_weights=True, pretrained_cache=args.pretrained_cache,
     )
     checks.at_least(args.max_steps, "--max-steps")
+    check_lowdata(checks, args, args.profile)
     seeds = checks.seed_list(args.seeds) or (args.seed,)
     if args.seeds is not None and args.out and len(seeds) > 1:
         checks.add("--out names one run folder: with several --seeds leave it out (runs/<...>_seed<N> per seed)")
@@ -113,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
                 overwrite_preprocessing=args.overwrite_preprocessing,
                 max_steps=args.max_steps,
                 progress=not args.no_progress,
+                train_fraction=args.train_fraction,
+                finetune=args.finetune,
+                **lowdata_config(args),
             )
         )
         if not result.finished:

@@ -144,7 +144,7 @@ def build_plan(cfg: SuiteConfig, include_unavailable: bool = False) -> GridPlan:
     from benchmark.grid.estimates import finetune_gpu_hours, pretrain_gpu_hours
     from benchmark.grid.filters import parse_filter
     from benchmark.grid.records import is_done
-    from benchmark.runner import experiment_config, suite_rows, training_seeds
+    from benchmark.runner import experiment_config, finetune_strategies, suite_rows, training_fractions, training_seeds
 
     rows, skipped = suite_rows(cfg)
     if include_unavailable:
@@ -154,21 +154,24 @@ def build_plan(cfg: SuiteConfig, include_unavailable: bool = False) -> GridPlan:
     exclude = [parse_filter(t, "--exclude") for t in cfg.exclude]
     pretrain: dict[tuple[str, str], Cell] = {}
     finetune: list[Cell] = []
+    # the low-data and strategy axes multiply the cells: fraction x strategy x seed per (dataset, row)
+    axes = [(f, s, n) for f in training_fractions(cfg) for s in finetune_strategies(cfg) for n in training_seeds(cfg)]
     filtered = 0
     for dataset in datasets:
         for row in rows:
             if (only and not any(f.matches(row.architecture, row.pretraining, dataset) for f in only)) or any(
                 f.matches(row.architecture, row.pretraining, dataset) for f in exclude
             ):
-                filtered += len(training_seeds(cfg))
+                filtered += len(axes)
                 continue
             deps: tuple[str, ...] = ()
             if row.needs_pretraining:
                 enc = encoder_of(row.architecture)
                 dep = pretrain.setdefault((row.pretraining, enc), pretrain_cell(row.pretraining, enc, cfg.profile))
                 deps = (dep.id,)
-            for seed in training_seeds(cfg):
-                key = experiment_config(cfg, dataset, row.architecture, row.pretraining, seed).run_key()
+            for fraction, strategy, seed in axes:
+                exp = experiment_config(cfg, dataset, row.architecture, row.pretraining, seed, fraction, strategy)
+                key = exp.run_key()
                 finetune.append(Cell(FINETUNE, finetune_id(key), cfg.profile, key, deps=deps))
     cells = [*pretrain.values(), *finetune]
     plan = GridPlan(cells, skipped, filtered)

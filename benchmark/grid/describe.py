@@ -12,6 +12,14 @@ if TYPE_CHECKING:
 __all__ = ["plan_text"]
 
 
+def _axes_text(key) -> str:  # noqa: ANN001 - RunKey
+    """`` (fraction 0.1, finetune lora, lora_rank 8, ...)`` for a low-data or fine-tuning cell, else ''."""
+    shown = ("fraction", "subset_seed", "finetune", "lora_rank", "lora_alpha", "partial_stages")
+    options = dict(key.options)
+    parts = [f"{name} {options[name]}" for name in shown if name in options]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
     """One line per cell (state, GPU-hours, dependency), a per-row table and the GPU-hour totals."""
     from benchmark.grid.cells import suite_datasets
@@ -45,7 +53,7 @@ def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
     lines.append(f"fine-tuning cells ({len(plan.finetune)}):")
     for c in plan.finetune:
         after = f"  after {', '.join(c.deps)}" if c.deps else ""
-        lines.append(f"  {c.key}  {plan.gpu_hours[c.id]:.1f} GPU-h{after}  [{state(c)}]")
+        lines.append(f"  {c.key}{_axes_text(c.key)}  {plan.gpu_hours[c.id]:.1f} GPU-h{after}  [{state(c)}]")
     lines.append("GPU-hours per row (all datasets and seeds):")
     for row in rows:
         cells = [c for c in plan.finetune if c.row == row]

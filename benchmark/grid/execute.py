@@ -38,11 +38,10 @@ class Outcome:
 
 
 def run_dir_of(cfg: SuiteConfig, cell: Cell) -> Path:
-    from benchmark.runner import experiment_config
+    from benchmark.runner import experiment_config_for_key
 
     if cell.kind == FINETUNE:
-        k = cell.key
-        return experiment_config(cfg, k.dataset, k.architecture, k.pretraining, k.seed).run_dir()
+        return experiment_config_for_key(cfg, cell.key).run_dir()
     return Path(cfg.runs) / "pretraining" / f"{cell.method}__{cell.encoder}" / cell.profile
 
 
@@ -97,12 +96,10 @@ def _execute(cfg: SuiteConfig, cell: Cell, run_dir: Path) -> Outcome:
 
     from analysis.store import write_run
     from benchmark import experiment as experiment_module
-    from benchmark.runner import experiment_config
+    from benchmark.runner import experiment_config_for_key
 
     k = cell.key
-    experiment = experiment_module.run_experiment(
-        experiment_config(cfg, k.dataset, k.architecture, k.pretraining, k.seed)
-    )
+    experiment = experiment_module.run_experiment(experiment_config_for_key(cfg, k))
     if not experiment.finished:
         return Outcome(cell.id, UNFINISHED, f"training stopped early; rerun to resume ({experiment.run_dir})")
     write_run(

@@ -24,11 +24,11 @@ import torch
 from benchmark.core.atomic import atomic_write, atomic_write_json
 from benchmark.training.checkpoint import read_checkpoint, rng_state, set_rng_state
 from benchmark.training.devices import resolve_device
+from benchmark.training.finetune import apply_trainable, parameter_counts, peak_memory, prepare_model
 from benchmark.training.optim import (
     DETR_OPTIMIZER,
     RETINA_UNET_OPTIMIZER,
     build_optimizer,
-    set_encoder_trainable,
     set_lr,
 )
 from benchmark.training.profiles import PROFILES, TrainingProfile
@@ -37,6 +37,8 @@ from benchmark.training.schedule import ScheduleConfig, encoder_frozen, learning
 CHECKPOINT = "checkpoint_last.pt"
 FINAL = "model_final.pt"
 DEVICES = ("auto", "cpu", "cuda")
+#: fields of a low-data / fine-tuning run a checkpoint must agree on to be resumed
+RUN_FIELDS = ("train_fraction", "subset_seed", "finetune", "lora_rank", "lora_alpha", "partial_stages")
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,27 @@ class TrainConfig:
     weights: str | None = None
     transfer: str = "encoder"  # "encoder" (the paper) | "all"
     stem: str | None = None  # "random" | "replicate" | "transfer:NAME"; None = the paper's default
+    # low-data regime: this share of the training cases, a nested stratified subset (benchmark.training.subsets)
+    train_fraction: float = 1.0
+    subset_seed: int = 0  # seed of the subset ordering (independent of ``seed``: every run of a fraction shares it)
+    # fine-tuning strategy (benchmark.training.finetune): full | linear-probe | lora | partial
+    finetune: str = "full"
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    partial_stages: int = 1  # partial: the last K encoder stages train
 
     def __post_init__(self) -> None:
+        from benchmark.training.subsets import check_fraction
+
         if self.device not in DEVICES:
             raise ValueError(f"Unknown device {self.device!r}. Valid: {', '.join(DEVICES)}")
+        check_fraction(self.train_fraction)
+        self.finetune_config()  # validates strategy, rank, alpha and stages
+
+    def finetune_config(self):  # noqa: ANN201 - benchmark.training.finetune.FinetuneConfig
+        from benchmark.training.finetune import FinetuneConfig
+
+        return FinetuneConfig(self.finetune, self.lora_rank, self.lora_alpha, self.partial_stages)
 
 
 @dataclass
@@ -89,6 +108,8 @@ class TrainResult:
     restarted: bool
     finished: bool
     seconds: float
+    parameters: dict = field(default_factory=dict)  # trainable / total / adapter counts (finetune.parameter_counts)
+    peak_memory: dict = field(default_factory=dict)  # bytes and how they were measured (finetune.peak_memory)
 
 
 def family_of(architecture: str) -> str:
@@ -165,8 +186,26 @@ def build_model_for(
     return build_detector(cfg.architecture, config)
 
 
-def train_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
+def all_train_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
+    """The whole training split (of the fold) before any low-data subset."""
     return data.fold_case_ids(cfg.fold, "train") if cfg.fold is not None else data.case_ids("train")
+
+
+def training_subset(cfg: TrainConfig, data):  # noqa: ANN001, ANN201 - benchmark.training.subsets.TrainingSubset
+    """The nested stratified subset of ``cfg.train_fraction`` (:mod:`benchmark.training.subsets`)."""
+    from benchmark.training.subsets import select_subset
+
+    ids = all_train_case_ids(cfg, data)
+    return select_subset({c: list(data.meta(c).classes.values()) for c in ids}, cfg.train_fraction, cfg.subset_seed)
+
+
+def train_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
+    """The cases a run trains on: the training split, or its subset when ``train_fraction < 1`` (split order)."""
+    ids = all_train_case_ids(cfg, data)
+    if cfg.train_fraction >= 1.0:
+        return ids
+    chosen = set(training_subset(cfg, data).case_ids)
+    return [c for c in ids if c in chosen]
 
 
 def val_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
@@ -210,7 +249,9 @@ class Trainer:
             batches_per_epoch=self.profile.iterations_per_epoch,
             foreground_fraction=self.profile.foreground_fraction,
         )
-        self.loader = PatchLoader(self.data, train_case_ids(cfg, self.data), loader_cfg, cfg.seed, workers)
+        #: the cases this run trains on (a nested subset of the training split when ``train_fraction < 1``)
+        self.loader_case_ids = train_case_ids(cfg, self.data)
+        self.loader = PatchLoader(self.data, self.loader_case_ids, loader_cfg, cfg.seed, workers)
         val_cfg = replace(loader_cfg, batches_per_epoch=self.profile.val_batches)
         self.val_loader = PatchLoader(self.data, val_case_ids(cfg, self.data), val_cfg, cfg.seed + 1, 0)
         pretrained = load_pretrained(cfg.weights) if cfg.weights else None
@@ -219,6 +260,9 @@ class Trainer:
         if pretrained is not None:  # before initial_weights: a DETR restart resets to the pre-trained weights
             self.transfer_report = init_from_pretrained(self.model, pretrained, cfg.transfer, cfg.stem, self.out)
             del pretrained
+        #: the fine-tuning strategy (benchmark.training.finetune); LoRA adapters go on the pre-trained encoder
+        self.finetune = cfg.finetune_config()
+        self.model = prepare_model(self.model, self.finetune)
         self.model = self.model.to(self.device)
         #: channels-last-3d on CPU (profile ``channels_last``): oneDNN's 3D convolutions, ~2x faster backward
         self.memory_format = (
@@ -278,8 +322,9 @@ class Trainer:
         """Resume from ``path`` (read with ``weights_only=True``); refuses a checkpoint of another run."""
         payload = read_checkpoint(path, map_location=self.device)
         saved = payload["config"]
-        for key in ("architecture", "profile", "seed", "fold"):
-            if saved[key] != getattr(self.cfg, key):
+        defaults = TrainConfig(self.cfg.preprocessed, self.cfg.out_dir)  # checkpoints from before a field: default
+        for key in ("architecture", "profile", "seed", "fold", *RUN_FIELDS):
+            if saved.get(key, getattr(defaults, key)) != getattr(self.cfg, key):
                 raise ValueError(
                     f"{path} belongs to a run with {key}={saved[key]!r}, not {getattr(self.cfg, key)!r}; "
                     "use another --out folder or pass --no-resume"
@@ -303,7 +348,7 @@ class Trainer:
     def _apply_schedule(self, step: int) -> float:
         frozen = encoder_frozen(step, self.schedule)
         if frozen != self._frozen:
-            set_encoder_trainable(self.model, not frozen)
+            apply_trainable(self.model, self.finetune, not frozen)
             self._frozen = frozen
         lr = learning_rate(step, self.schedule)
         set_lr(self.optimizer, lr)
@@ -392,6 +437,12 @@ class Trainer:
             self.load_checkpoint(ckpt)
             self._log_event(f"resumed from {ckpt} at step {self.state.step}")
         atomic_write_json(self.out / "train_config.json", {**asdict(self.cfg), **self.geometry()}, indent=2)
+        if self.cfg.train_fraction < 1.0:
+            from benchmark.training.subsets import SUBSET_FILE
+
+            atomic_write_json(self.out / SUBSET_FILE, self.subset_record(), indent=2)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
         total = self.schedule.total_iterations
         per_epoch = self.profile.iterations_per_epoch
         budget = total if self.cfg.max_steps is None else min(total, self.state.step + self.cfg.max_steps)
@@ -429,12 +480,37 @@ class Trainer:
             self.save_checkpoint()
         bar.close()
         finished = self.state.step >= total
+        parameters = parameter_counts(self.model, self.finetune)
+        memory = peak_memory(self.device)
+        if finished and self.finetune.strategy == "lora":
+            from models.lora import merge_lora
+
+            # a plain detector from here on: model_final.pt, inference and `benchmark predict` need no adapters
+            self.model = merge_lora(self.model)
         if finished:
             final = {"model": self.model.state_dict(), "config": asdict(self.cfg), "geometry": self.geometry()}
             atomic_write(self.out / FINAL, lambda fh: torch.save(final, fh))
         return TrainResult(
-            self.out, self.state.step, val_loss, self.state.restarted, finished, time.time() - start_time
+            self.out,
+            self.state.step,
+            val_loss,
+            self.state.restarted,
+            finished,
+            time.time() - start_time,
+            parameters,
+            memory,
         )
+
+    def finetune_record(self) -> dict:
+        """The strategy's knobs as ``result.json`` records them (rank/alpha for LoRA, stages for partial)."""
+        f = self.finetune
+        if f.strategy == "lora":
+            return {"lora_rank": int(f.lora_rank), "lora_alpha": float(f.lora_alpha)}
+        return {"partial_stages": int(f.partial_stages)} if f.strategy == "partial" else {}
+
+    def subset_record(self) -> dict:
+        """The run's training subset (:mod:`benchmark.training.subsets`): fraction, seed and the chosen cases."""
+        return training_subset(self.cfg, self.data).to_json()
 
 
 def train(cfg: TrainConfig) -> TrainResult:

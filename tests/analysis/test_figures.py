@@ -99,3 +99,14 @@ def test_delta_bars_draw_an_interval_that_excludes_the_full_data_delta(boot):
     segments = [c for ax in fig.axes[1:] for c in ax.collections if c.get_segments()]
     lows = sorted(round(float(seg[0][0]), 6) for c in segments for seg in c.get_segments())
     assert round(float(shifted.loc[row, "ci_low"]) * 100, 6) in lows
+
+
+def test_delta_panel_says_so_when_the_store_has_no_baseline_runs(boot):
+    """A store without the baseline's runs (e.g. `--pretraining fixed` only) gets a note, not an empty panel."""
+    result, _ = boot
+    no_baseline = baseline_deltas(result.full, result.replicates, "no_such_pretraining")
+    fig = figures.ranking_overview_figure(result.replicates, no_baseline, "map@0.1")
+    texts = [t.get_text() for ax in fig.axes[1:] for t in ax.texts]
+    assert len(texts) == 2 and all("no baseline runs" in t for t in texts)
+    with_baseline = figures.ranking_overview_figure(result.replicates, boot[1], "map@0.1")
+    assert not [t for ax in with_baseline.axes[1:] for t in ax.texts]

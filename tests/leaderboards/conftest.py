@@ -60,3 +60,20 @@ def good_predictions(twin):
 
     return noisy_predictions(twin, PreparedDataset(twin).case_ids("test"), seed=99)
 
+
+@pytest.fixture
+def render_boards_root(tmp_path):
+    """A boards folder of hand-written entries for the renderer (tests/leaderboard_fixtures.py): a hostile method
+    name, evaluated and reported entries, a board without a rank plot."""
+    from leaderboard_fixtures import write_boards_folder
+
+    return write_boards_folder(tmp_path / "render-boards")
+
+
+@pytest.fixture
+def render_boards(render_boards_root):
+    """Those boards as the store reads them (``leaderboards.store.load_boards``: validated, best first)."""
+    from leaderboards.store import load_boards
+
+    return load_boards(render_boards_root)
+

@@ -1,0 +1,306 @@
+"""Data efficiency: learning curves over the training fraction, label efficiency and the pre-training gain per fraction.
+
+Reads the runs of a results store that differ only in their training fraction (``--train-fraction`` /
+``--fractions``; RunKey option ``fraction``, missing = 1.0) for one fine-tuning strategy (default ``full``).
+Per dataset, every (architecture, pre-training, fraction) is bootstrapped with the **same** resampled test sets
+(:func:`analysis.bootstrap.bootstrap_dataset`: the runs are paired, all fractions predict the same test
+split), so curves, differences and label efficiencies get paired percentile intervals (2.5% and 97.5% of the
+replicates). The ``mean`` rows average the datasets' values replicate by replicate.
+
+* **Learning curve**: mAP@0.1 and FROC@0.1 against the fraction, with the 95% bootstrap band.
+* **Gain**: pre-trained minus scratch (``fixed``, same architecture, same fraction, same strategy), with its
+  interval; comparing the gain at small and at full fractions says whether pre-training helps more when labels
+  are scarce.
+* **Label efficiency**: the smallest fraction at which a pre-trained model reaches the full-data scratch model's
+  value (``fixed`` at fraction 1.0, ``full`` fine-tuning), linearly interpolated between the measured fractions
+  (the first measured fraction when it is already reached there); ``not reached`` when no measured fraction
+  reaches it. Its interval: the same computed on every replicate (a replicate that never reaches it counts as
+  above every fraction, so the upper bound may be ``not reached``), with the share of replicates that reach it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.bootstrap import METRICS, bootstrap_dataset
+from analysis.store import (
+    LOWDATA_OPTIONS,
+    MATCH_TABLE_FILE,
+    REFERENCE_ARCHITECTURES,
+    index_store,
+    is_lowdata,
+    load_match_table,
+)
+
+__all__ = [
+    "LOWDATA_OPTIONS",
+    "gain_table",
+    "has_lowdata",
+    "is_lowdata",
+    "label_efficiency",
+    "learning_curves",
+    "lowdata_runs",
+    "write_lowdata",
+]
+
+SCRATCH = "fixed"
+_SEP = "|"
+_NEVER = 10.0  # stands for 'not reached' (above every fraction) while taking percentiles
+
+
+def _options(text: str) -> dict:
+    return json.loads(text) if isinstance(text, str) and text else {}
+
+
+def lowdata_runs(
+    root: str | Path, profile: str | None = None, seed: int = 0, finetune: str = "full"
+) -> pd.DataFrame:
+    """The runs of one profile, training seed and strategy with a ``fraction`` column (one per model and fraction).
+
+    Runs with options other than the fraction's and the strategy's (TTA, other weights, ...) are left out.
+    """
+    runs = index_store(root)
+    runs = runs[~runs["architecture"].isin(REFERENCE_ARCHITECTURES)]
+    if profile is not None:
+        runs = runs[runs["profile"] == profile]
+    runs = runs[runs["seed"] == seed]
+    opts = runs["options"].map(_options)
+    strategy_keys = {"finetune", "lora_rank", "lora_alpha", "partial_stages"}
+    keep = opts.map(
+        lambda o: o.get("finetune", "full") == finetune
+        and set(o) <= {"fraction", "subset_seed", *strategy_keys}
+        and int(o.get("subset_seed", 0)) == 0
+    )
+    runs = runs[keep].copy()
+    runs["fraction"] = opts[keep].map(lambda o: float(o.get("fraction", 1.0)))
+    return runs.reset_index(drop=True)
+
+
+def has_lowdata(root: str | Path, profile: str | None = None, seed: int = 0) -> bool:
+    """Whether the store holds runs of several training fractions (then ``benchmark analyze`` adds this report)."""
+    runs = lowdata_runs(root, profile, seed)
+    return runs["fraction"].nunique() > 1 if not runs.empty else False
+
+
+def _band(values: np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def _bootstrap(runs: pd.DataFrame, n_replicates: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Full values and replicates per (dataset, architecture, pretraining, fraction, metric); ``mean`` added."""
+    fulls, reps = [], []
+    for dataset, group in runs.groupby("dataset"):
+        tables = {
+            (r.architecture, f"{r.pretraining}{_SEP}{r.fraction:g}"): load_match_table(Path(r.path) / MATCH_TABLE_FILE)
+            for r in group.itertuples()
+        }
+        full, rep, _ = bootstrap_dataset(tables, n_replicates, seed, str(dataset), METRICS)
+        fulls.append(full)
+        reps.append(rep)
+    full = pd.concat(fulls, ignore_index=True).drop(columns="rank")
+    rep = pd.concat(reps, ignore_index=True).drop(columns="rank")
+    for frame in (full, rep):
+        split = frame["pretraining"].str.split(_SEP, n=1, expand=True)
+        frame["pretraining"], frame["fraction"] = split[0], split[1].astype(float)
+    keys = ["architecture", "pretraining", "fraction", "metric"]
+    n_datasets = full["dataset"].nunique()
+    if n_datasets > 1:  # models present on every dataset only
+        counts = full.groupby(keys)["dataset"].transform("nunique")
+        mean_full = full[counts == n_datasets].groupby(keys, as_index=False)["value"].mean().assign(dataset="mean")
+        rc = rep.groupby(keys)["dataset"].transform("nunique")
+        mean_rep = (
+            rep[rc == n_datasets].groupby([*keys, "replicate"], as_index=False)["value"].mean().assign(dataset="mean")
+        )
+        full, rep = pd.concat([full, mean_full], ignore_index=True), pd.concat([rep, mean_rep], ignore_index=True)
+    return full, rep
+
+
+def learning_curves(full: pd.DataFrame, rep: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, architecture, pretraining, metric, fraction): value and 95% band."""
+    keys = ["dataset", "architecture", "pretraining", "metric", "fraction"]
+    bands = rep.groupby(keys)["value"].apply(lambda v: _band(v.to_numpy())).rename("band").reset_index()
+    out = full[[*keys, "value"]].merge(bands, on=keys)
+    out["lo"] = out["band"].map(lambda b: b[0])
+    out["hi"] = out["band"].map(lambda b: b[1])
+    return out.drop(columns="band").sort_values(keys, ignore_index=True)
+
+
+def _paired(rep: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return rep.pivot_table(index=[*keys, "replicate"], columns="pretraining", values="value").reset_index()
+
+
+def gain_table(full: pd.DataFrame, rep: pd.DataFrame, scratch: str = SCRATCH) -> pd.DataFrame:
+    """Pre-trained minus ``scratch`` per (dataset, architecture, metric, fraction), with paired 95% intervals."""
+    keys = ["dataset", "architecture", "metric", "fraction"]
+    f = full.pivot_table(index=keys, columns="pretraining", values="value").reset_index()
+    r = _paired(rep, keys)
+    rows = []
+    if scratch not in f.columns:
+        return pd.DataFrame(columns=[*keys, "pretraining", "gain", "lo", "hi"])
+    for pre in [c for c in f.columns if c not in (*keys, scratch)]:
+        for row in f.itertuples(index=False):
+            d = row._asdict()
+            value = d[pre] - d[scratch]
+            if np.isnan(value):
+                continue
+            sel = r[(r[keys] == pd.Series({k: d[k] for k in keys})).all(axis=1)]
+            lo, hi = _band((sel[pre] - sel[scratch]).dropna().to_numpy())
+            rows.append({**{k: d[k] for k in keys}, "pretraining": pre, "gain": value, "lo": lo, "hi": hi})
+    frame = pd.DataFrame(rows, columns=[*keys, "pretraining", "gain", "lo", "hi"])
+    return frame.sort_values(["dataset", "architecture", "pretraining", "metric", "fraction"], ignore_index=True)
+
+
+def _crossing(fractions: np.ndarray, values: np.ndarray, target: float) -> float:
+    """Smallest fraction (linear interpolation) where ``values`` reach ``target``; inf when never."""
+    reached = np.nonzero(values >= target)[0]
+    if not len(reached):
+        return float("inf")
+    i = int(reached[0])
+    if i == 0:
+        return float(fractions[0])
+    f0, f1, v0, v1 = fractions[i - 1], fractions[i], values[i - 1], values[i]
+    return float(f0 + (target - v0) / (v1 - v0) * (f1 - f0))
+
+
+def _fraction_interval(per_rep: np.ndarray) -> tuple[float, float]:
+    """2.5% and 97.5% percentiles of replicate crossings, 'not reached' (inf) kept as inf (no interpolation)."""
+    if not len(per_rep):
+        return float("nan"), float("nan")
+    capped = np.where(np.isfinite(per_rep), per_rep, _NEVER)
+    lo = float(np.percentile(capped, 2.5, method="lower"))
+    hi = float(np.percentile(capped, 97.5, method="higher"))
+    return (lo if lo < _NEVER else float("inf")), (hi if hi < _NEVER else float("inf"))
+
+
+def label_efficiency(full: pd.DataFrame, rep: pd.DataFrame, scratch: str = SCRATCH) -> pd.DataFrame:
+    """Per (dataset, architecture, pre-trained setting, metric): the fraction reaching full-data scratch, with
+    interval and the share of replicates that reach it (see the module docstring)."""
+    rows = []
+    for (dataset, arch, metric), group in full.groupby(["dataset", "architecture", "metric"]):
+        target_row = group[(group["pretraining"] == scratch) & (group["fraction"] == 1.0)]
+        if target_row.empty:
+            continue
+        target = float(target_row["value"].iloc[0])
+        grep = rep[(rep["dataset"] == dataset) & (rep["architecture"] == arch) & (rep["metric"] == metric)]
+        target_rep = grep[(grep["pretraining"] == scratch) & (grep["fraction"] == 1.0)].set_index("replicate")["value"]
+        for pre in sorted(set(group["pretraining"]) - {scratch}):
+            curve = group[group["pretraining"] == pre].sort_values("fraction")
+            fractions = curve["fraction"].to_numpy()
+            estimate = _crossing(fractions, curve["value"].to_numpy(), target)
+            wide = grep[grep["pretraining"] == pre].pivot_table(index="replicate", columns="fraction", values="value")
+            wide = wide.reindex(columns=fractions)
+            per_rep = np.array(
+                [_crossing(fractions, wide.loc[i].to_numpy(), float(target_rep.loc[i])) for i in wide.index]
+            )
+            finite = np.isfinite(per_rep)
+            lo, hi = _fraction_interval(per_rep)
+            rows.append({
+                "dataset": dataset, "architecture": arch, "pretraining": pre, "metric": metric,
+                "scratch_full_data": target, "fractions": ",".join(f"{f:g}" for f in fractions),
+                "label_efficiency": estimate, "lo": float(lo), "hi": float(hi),
+                "reached_share": float(finite.mean()) if len(per_rep) else np.nan,
+            })
+    columns = ["dataset", "architecture", "pretraining", "metric", "scratch_full_data", "fractions",
+               "label_efficiency", "lo", "hi", "reached_share"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _fmt_fraction(value: float) -> str:
+    return "not reached" if not np.isfinite(value) else f"{value:.2f}"
+
+
+def lowdata_markdown(curves: pd.DataFrame, gains: pd.DataFrame, efficiency: pd.DataFrame) -> str:
+    """The report's tables (values in %, fractions as shares)."""
+    lines = ["# Data efficiency", "", "Learning curves (value [95% bootstrap band], in %):", ""]
+    lines += ["| dataset | model | metric | fraction | value | band |", "|---|---|---|---|---|---|"]
+    for r in curves.itertuples(index=False):
+        lines.append(
+            f"| {r.dataset} | {r.architecture}__{r.pretraining} | {r.metric} | {r.fraction:g} | "
+            f"{100 * r.value:.1f} | {100 * r.lo:.1f}-{100 * r.hi:.1f} |"
+        )
+    lines += ["", f"Gain of pre-training over `{SCRATCH}` at each fraction (in % points, paired 95% interval):", ""]
+    lines += ["| dataset | architecture | pre-training | metric | fraction | gain | interval |", "|---" * 7 + "|"]
+    for r in gains.itertuples(index=False):
+        lines.append(
+            f"| {r.dataset} | {r.architecture} | {r.pretraining} | {r.metric} | {r.fraction:g} | "
+            f"{100 * r.gain:+.1f} | {100 * r.lo:+.1f} to {100 * r.hi:+.1f} |"
+        )
+    lines += ["", f"Label efficiency: smallest fraction reaching full-data `{SCRATCH}` (interpolated):", ""]
+    lines += ["| dataset | architecture | pre-training | metric | target | fraction | interval | replicates reaching |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in efficiency.itertuples(index=False):
+        lines.append(
+            f"| {r.dataset} | {r.architecture} | {r.pretraining} | {r.metric} | {100 * r.scratch_full_data:.1f} | "
+            f"{_fmt_fraction(r.label_efficiency)} | {_fmt_fraction(r.lo)} to {_fmt_fraction(r.hi)} | "
+            f"{100 * r.reached_share:.0f}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def learning_curve_figure(curves: pd.DataFrame):  # noqa: ANN201 - matplotlib Figure
+    """One panel per (dataset, metric): a line and band per model, the fraction on a log axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    panels = sorted(set(zip(curves["dataset"], curves["metric"], strict=True)))
+    fig = Figure(figsize=(4.2 * min(len(panels), 4), 3.4 * ((len(panels) + 3) // 4)))
+    axes = fig.subplots((len(panels) + 3) // 4, min(len(panels), 4), squeeze=False).ravel()
+    for ax, (dataset, metric) in zip(axes, panels, strict=False):
+        sel = curves[(curves["dataset"] == dataset) & (curves["metric"] == metric)]
+        for (arch, pre), g in sel.groupby(["architecture", "pretraining"]):
+            g = g.sort_values("fraction")
+            (line,) = ax.plot(g["fraction"], 100 * g["value"], marker="o", label=f"{arch} / {pre}")
+            ax.fill_between(g["fraction"], 100 * g["lo"], 100 * g["hi"], color=line.get_color(), alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_title(f"{dataset}: {metric}")
+        ax.set_xlabel("training fraction")
+        ax.set_ylabel(f"{metric} (%)")
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    if panels:
+        axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_lowdata(
+    root: str | Path,
+    out_dir: str | Path,
+    n_replicates: int = 1000,
+    seed: int = 0,
+    profile: str | None = None,
+    run_seed: int = 0,
+    finetune: str = "full",
+    figures: bool = True,
+    formats: Sequence[str] = ("png",),
+) -> list[Path]:
+    """Write ``learning_curves.csv``, ``gain.csv``, ``label_efficiency.csv``, ``lowdata.md`` (and the figure)."""
+    from benchmark.core.atomic import atomic_write_text
+
+    runs = lowdata_runs(root, profile, run_seed, finetune)
+    if runs.empty or runs["fraction"].nunique() < 2:
+        raise ValueError(f"{root}: no runs of several training fractions (benchmark run --fractions 0.1,...,1.0)")
+    full, rep = _bootstrap(runs, n_replicates, seed)
+    curves = learning_curves(full, rep)
+    gains = gain_table(full, rep)
+    efficiency = label_efficiency(full, rep)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in (("learning_curves", curves), ("gain", gains), ("label_efficiency", efficiency)):
+        written.append(atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False)))
+    written.append(atomic_write_text(out / "lowdata.md", lowdata_markdown(curves, gains, efficiency)))
+    if figures:
+        fig = learning_curve_figure(curves)
+        for fmt in formats:
+            path = out / f"learning_curves.{fmt}"
+            fig.savefig(path, dpi=120)
+            written.append(path)
+    return written
