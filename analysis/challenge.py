@@ -43,6 +43,7 @@ challengeR's ``consensus(method = "euclidean")``, whose solution is the order of
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,7 +156,8 @@ def pairwise_tests(full: pd.DataFrame, replicates: pd.DataFrame, alpha: float = 
         a, b = np.nonzero(~np.eye(m, dtype=bool))
         p = bootstrap_p_values(diffs[:, a, b])
         ref = np.array([full_values.get((dataset, metric, *k), np.nan) for k in models])
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean_delta = np.nanmean(diffs[:, a, b], axis=0) if len(a) else np.empty(0)
         p_holm = holm_adjust(p)
         rows.append(pd.DataFrame({
@@ -224,11 +226,14 @@ def ranking_methods(replicates: pd.DataFrame, tests: pd.DataFrame, matrices: dic
     """
     rows = []
     for (dataset, metric), (models, values) in (matrices or value_matrices(replicates)).items():
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # a model NaN in every replicate: NaN, not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean_value = np.nanmean(values, axis=0)
             mean_rank = np.nanmean(rank_desc(values, axis=1), axis=0)
-        sig = significance_matrix(tests, dataset, metric, models)
-        wins = sig.to_numpy().sum(axis=1).astype(np.float64)
+        if len(models) > 1:
+            wins = significance_matrix(tests, dataset, metric, models).to_numpy().sum(axis=1).astype(np.float64)
+        else:  # one model: nothing to beat
+            wins = np.zeros(len(models))
         rows.append(pd.DataFrame({
             "dataset": dataset, "metric": metric,
             "architecture": [k[0] for k in models], "pretraining": [k[1] for k in models],
