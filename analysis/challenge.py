@@ -43,6 +43,7 @@ challengeR's ``consensus(method = "euclidean")``, whose solution is the order of
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,7 @@ __all__ = [
     "ranking_methods",
     "ranking_robustness",
     "significance_matrix",
+    "value_matrices",
     "value_matrix",
 ]
 
@@ -106,39 +108,56 @@ def holm_adjust(p_values: np.ndarray) -> np.ndarray:
     return out.reshape(np.shape(p_values))
 
 
+def _wide(rep: pd.DataFrame) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """``(models, values [R, M])`` of one dataset's and metric's rows: models sorted, replicates in order."""
+    n_rep = rep["replicate"].nunique()
+    if n_rep and len(rep) % n_rep == 0:  # every model in every replicate: a sort and a reshape, no pivot
+        rep = rep.sort_values(["replicate", *MODEL], kind="stable")
+        m = len(rep) // n_rep
+        arch = rep["architecture"].to_numpy().reshape(n_rep, m)
+        pre = rep["pretraining"].to_numpy().reshape(n_rep, m)
+        models = list(zip(arch[0], pre[0], strict=True))
+        if (arch == arch[0]).all() and (pre == pre[0]).all() and len(set(models)) == m:
+            return models, rep["value"].to_numpy(np.float64).reshape(n_rep, m)
+    wide = rep.pivot(index="replicate", columns=MODEL, values="value").sort_index().sort_index(axis=1)
+    return [tuple(m) for m in wide.columns], wide.to_numpy(np.float64)
+
+
 def value_matrix(replicates: pd.DataFrame, dataset: str, metric: str) -> tuple[list[tuple[str, str]], np.ndarray]:
     """``(models, values [R, M])`` of one dataset and metric: models sorted, replicates in order."""
     rep = replicates[(replicates["dataset"] == dataset) & (replicates["metric"] == metric)]
     if rep.empty:
         raise ValueError(f"no replicates for dataset {dataset!r} and metric {metric!r}")
-    wide = rep.pivot(index="replicate", columns=MODEL, values="value").sort_index().sort_index(axis=1)
-    return [tuple(m) for m in wide.columns], wide.to_numpy(np.float64)
+    return _wide(rep)
 
 
-def _groups(replicates: pd.DataFrame) -> list[tuple[str, str]]:
-    return sorted(set(zip(replicates["dataset"], replicates["metric"], strict=True)))
+def value_matrices(replicates: pd.DataFrame) -> dict[tuple[str, str], tuple[list[tuple[str, str]], np.ndarray]]:
+    """:func:`value_matrix` of every dataset and metric, ``{(dataset, metric): (models, values)}``, sorted."""
+    return {(d, m): _wide(g) for (d, m), g in replicates.groupby(["dataset", "metric"], sort=True)}
 
 
-def pairwise_tests(full: pd.DataFrame, replicates: pd.DataFrame, alpha: float = DEFAULT_ALPHA) -> pd.DataFrame:
+def pairwise_tests(full: pd.DataFrame, replicates: pd.DataFrame, alpha: float = DEFAULT_ALPHA,
+                   matrices: dict | None = None) -> pd.DataFrame:
     """Every ordered pair of models per dataset and metric: one-sided paired bootstrap test, Holm-adjusted.
 
     Columns: dataset, metric, architecture_a, pretraining_a, architecture_b, pretraining_b, ``delta`` (full-data
     value of A minus B), ``mean_delta`` (mean over replicates), ``p_value`` (H1: A better than B, see the module
     docstring), ``p_holm`` (Holm over the dataset's and metric's ``M (M - 1)`` pairs), ``significant``
-    (``p_holm < alpha``), ``n_replicates`` (finite differences).
+    (``p_holm < alpha``), ``n_replicates`` (finite differences). ``matrices``: :func:`value_matrices` of
+    ``replicates`` if already computed.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     full_values = full.set_index(["dataset", "metric", *MODEL])["value"]
     rows = []
-    for dataset, metric in _groups(replicates):
-        models, values = value_matrix(replicates, dataset, metric)
+    for (dataset, metric), (models, values) in (matrices or value_matrices(replicates)).items():
         m = len(models)
         diffs = values[:, :, None] - values[:, None, :]  # [R, A, B]
         a, b = np.nonzero(~np.eye(m, dtype=bool))
         p = bootstrap_p_values(diffs[:, a, b])
         ref = np.array([full_values.get((dataset, metric, *k), np.nan) for k in models])
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean_delta = np.nanmean(diffs[:, a, b], axis=0) if len(a) else np.empty(0)
         p_holm = holm_adjust(p)
         rows.append(pd.DataFrame({
@@ -198,7 +217,7 @@ def _consensus(per_dataset: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def ranking_methods(replicates: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+def ranking_methods(replicates: pd.DataFrame, tests: pd.DataFrame, matrices: dict | None = None) -> pd.DataFrame:
     """The three rankings per dataset and metric, and their consensus across datasets (``dataset = "all"``).
 
     Columns: dataset, metric, architecture, pretraining, ``mean_value`` (mean over replicates),
@@ -206,13 +225,15 @@ def ranking_methods(replicates: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFra
     significantly beaten), ``test_then_rank``; the ``all`` rows also have ``<method>_mean_over_datasets``.
     """
     rows = []
-    for dataset, metric in _groups(replicates):
-        models, values = value_matrix(replicates, dataset, metric)
-        with np.errstate(invalid="ignore"):
+    for (dataset, metric), (models, values) in (matrices or value_matrices(replicates)).items():
+        with warnings.catch_warnings():  # a model NaN in every replicate: NaN, not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean_value = np.nanmean(values, axis=0)
             mean_rank = np.nanmean(rank_desc(values, axis=1), axis=0)
-        sig = significance_matrix(tests, dataset, metric, models)
-        wins = sig.to_numpy().sum(axis=1).astype(np.float64)
+        if len(models) > 1:
+            wins = significance_matrix(tests, dataset, metric, models).to_numpy().sum(axis=1).astype(np.float64)
+        else:  # one model: nothing to beat
+            wins = np.zeros(len(models))
         rows.append(pd.DataFrame({
             "dataset": dataset, "metric": metric,
             "architecture": [k[0] for k in models], "pretraining": [k[1] for k in models],
@@ -277,7 +298,8 @@ class ChallengeResult:
 
 def challenge_statistics(full: pd.DataFrame, replicates: pd.DataFrame, alpha: float = DEFAULT_ALPHA) -> ChallengeResult:
     """Tests, the three rankings, their agreement and the ranking robustness from one bootstrap's frames."""
-    tests = pairwise_tests(full, replicates, alpha)
-    rankings = ranking_methods(replicates, tests)
+    matrices = value_matrices(replicates)
+    tests = pairwise_tests(full, replicates, alpha, matrices)
+    rankings = ranking_methods(replicates, tests, matrices)
     return ChallengeResult(tests=tests, rankings=rankings, agreement=method_agreement(rankings),
                            robustness=ranking_robustness(full, replicates), alpha=alpha)

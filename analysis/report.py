@@ -19,6 +19,7 @@ import pandas as pd
 
 from analysis import ranking
 from analysis.bootstrap import METRICS, BootstrapResult, bootstrap_store
+from analysis.challenge import ChallengeResult, challenge_statistics
 from analysis.contents import StoreContents, describe_store
 from analysis.learning import LearningVerdict, learning_verdict
 from analysis.reported_results import reported_provenance
@@ -61,6 +62,7 @@ class Analysis:
     seed_spread: pd.DataFrame | None = None  # value, bootstrap interval and seed-to-seed spread (analysis.seeds)
     training_seeds: list[int] = field(default_factory=list)  # every training seed of the selection
     learning: LearningVerdict = field(default_factory=LearningVerdict)  # "no model learned" (analysis.learning)
+    challenge: ChallengeResult | None = None  # challengeR-style tests, rankings, robustness (analysis.challenge)
 
     @property
     def references(self) -> list[ModelKey]:
@@ -187,6 +189,9 @@ def summarize(
         comparison_note=note,
         learning=learning_verdict(full, contents.profiles[0] if contents is not None and contents.profiles else None),
     )
+    t1 = time.perf_counter()
+    result.challenge = challenge_statistics(full, rep)
+    result.timings["challenge_s"] = time.perf_counter() - t1  # part of rankings_tables_s
     result.timings["rankings_tables_s"] = time.perf_counter() - t0
     return result
 
@@ -261,8 +266,22 @@ def write_analysis(
             path = out / "tables" / f"{name}.{ext}"
             atomic_write_text(path, format_table(table, fmt, caption=table_caption(result, name)))
             written.append(path)
+    if result.challenge is not None:
+        csv(result.challenge.tests, "challenge_tests.csv.gz", compression=fast_gzip)
+        csv(result.challenge.rankings, "challenge_rankings.csv")
+        csv(result.challenge.agreement, "challenge_method_agreement.csv")
+        csv(result.challenge.robustness, "challenge_robustness.csv.gz", compression=fast_gzip)
+        csv(result.challenge.robustness_summary(), "challenge_robustness_summary.csv")
     if figures:
         written += _figures(result, out / "figures", formats)
+        if result.challenge is not None:
+            from analysis.challenge_report import write_statistics_html
+
+            t1 = time.perf_counter()
+            written.append(write_statistics_html(out / "statistics.html", result.challenge, result.replicates,
+                                                 title=f"Statistics of {result.store}",
+                                                 description=data_description(result)))
+            result.timings["statistics_html_s"] = time.perf_counter() - t1
     result.timings["write_s"] = time.perf_counter() - t0
     files = [p.relative_to(out).as_posix() for p in written] + ["README.md", "summary.json"]
     atomic_write_text(out / "README.md", readme(result, files))

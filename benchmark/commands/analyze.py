@@ -2,7 +2,8 @@
 
 Reads the runs of ``STORE/runs/`` (see docs/analysis.md), one per dataset and model (``--profile`` and
 ``--run-seed`` choose when the store holds several), and writes CSV frames, the paper-style tables (markdown and
-LaTeX), PNG/PDF figures and ``summary.json`` into ``STORE/analysis/<profile>_seed<seed>``.
+LaTeX), PNG/PDF figures, the challengeR-style statistics (``challenge_*`` CSVs, ``statistics.html``) and
+``summary.json`` into ``STORE/analysis/<profile>_seed<seed>``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baseline", default=None, help="pre-training the deltas refer to, one in the store (default: default)"
     )
-    parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures and statistics.html")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ def test_analyze_writes_everything(tiny_store, tmp_path, capsys):
         assert (out / "tables" / f"{name}.md").is_file() and (out / "tables" / f"{name}.tex").is_file()
     # the store holds synthetic twins only: nothing is compared with the paper's real-data results
     assert not (out / "comparison_with_reported.csv").exists() and not (out / "tables" / "comparison_table.md").exists()
+    assert (out / "statistics.html").is_file() and (out / "challenge_rankings.csv").is_file()
     for name in ("fig2_ranking_overview_map", "fig3_per_dataset_froc", "blob_consensus_map"):
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.pdf").is_file()
     reps = pd.read_csv(out / "bootstrap_replicates.csv.gz")
@@ -42,7 +43,8 @@ def test_analyze_defaults_to_store_analysis_and_is_reproducible(tiny_store, tmp_
     assert analyze.run(parse(str(tiny_store), "--replicates", "15", "--no-figures")) == 0
     default_out = tiny_store / "analysis" / "synthetic_seed0"  # STORE/analysis/<profile>_seed<seed>
     first = pd.read_csv(default_out / "aggregated_ranks.csv")
-    assert not (default_out / "figures").exists()
+    assert not (default_out / "figures").exists() and not (default_out / "statistics.html").exists()
+    assert (default_out / "challenge_tests.csv.gz").is_file()
     assert analyze.run(parse(str(tiny_store), "--replicates", "15", "--no-figures", "--out", str(tmp_path))) == 0
     pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "aggregated_ranks.csv"))
 

@@ -143,6 +143,15 @@ def test_statistics_of_a_store(boot):
     assert set(summary["dataset"]) == {"S01", "S03", "S06", "all"}
 
 
+def test_one_model_and_nan_replicates():
+    full, rep = frames({"A": [0.5, np.nan, 0.7], "B": [0.4, np.nan, 0.9]})
+    result = challenge.challenge_statistics(full, rep)
+    assert result.tests["n_replicates"].tolist() == [2, 2] and result.tests["p_value"].tolist() == [0.5, 0.5]
+    one_full, one_rep = frames({"A": [0.5, 0.6]})
+    one = challenge.challenge_statistics(one_full, one_rep)
+    assert one.tests.empty and one.rankings["test_then_rank"].tolist() == [1.0, 1.0]  # the dataset and "all"
+
+
 def test_errors():
     full, rep = frames(FIXED)
     with pytest.raises(ValueError, match="alpha"):
