@@ -34,6 +34,7 @@ class SuiteConfig:
     real: bool = False
     seed: int = 0  # training seed of every experiment (unless ``seeds``) and seed of the bootstrap
     seeds: tuple[int, ...] = ()  # training seeds (each experiment once per seed); empty: (seed,)
+    folds: tuple[int, ...] | str = ()  # cross-validation folds (or 'all'); empty: official splits (grid/folds.py)
     data_root: str | None = None
     workers: int = 1
     device: str = "auto"
@@ -99,7 +100,9 @@ def training_seeds(cfg: SuiteConfig) -> tuple[int, ...]:
     return seeds
 
 
-def experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed: int):  # noqa: ANN202
+def experiment_config(  # noqa: ANN201
+    cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed: int, fold: int | None = None
+):
     from benchmark.experiment import ExperimentConfig
 
     return ExperimentConfig(
@@ -108,6 +111,7 @@ def experiment_config(cfg: SuiteConfig, dataset: str, arch: str, pre: str, seed:
         profile=cfg.profile,
         pretraining=pre,
         seed=seed,
+        fold=fold,
         data_root=cfg.data_root,
         runs=cfg.runs,
         workers=cfg.workers,

@@ -42,7 +42,7 @@ def run_dir_of(cfg: SuiteConfig, cell: Cell) -> Path:
 
     if cell.kind == FINETUNE:
         k = cell.key
-        return experiment_config(cfg, k.dataset, k.architecture, k.pretraining, k.seed).run_dir()
+        return experiment_config(cfg, k.dataset, k.architecture, k.pretraining, k.seed, k.fold).run_dir()
     return Path(cfg.runs) / "pretraining" / f"{cell.method}__{cell.encoder}" / cell.profile
 
 
@@ -102,7 +102,7 @@ def _execute(cfg: SuiteConfig, cell: Cell, run_dir: Path) -> Outcome:
 
     k = cell.key
     experiment = experiment_module.run_experiment(
-        experiment_config(cfg, k.dataset, k.architecture, k.pretraining, k.seed)
+        experiment_config(cfg, k.dataset, k.architecture, k.pretraining, k.seed, k.fold)
     )
     if not experiment.finished:
         return Outcome(cell.id, UNFINISHED, f"training stopped early; rerun to resume ({experiment.run_dir})")
