@@ -109,13 +109,15 @@ def status_text(store: str | Path, now: float | None = None) -> str:
         counts[(s.row, s.dataset)][s.state] += 1
         if s.fold is not None:
             folds[(s.row, s.dataset)].add(s.fold)
-    labels = {k: ",".join(map(str, sorted(folds[k]))) if folds[k] else "-" for k in counts}
+    # a folds column only when some cell has a fold ("-": the official split)
+    labels = {k: ",".join(map(str, sorted(folds[k]))) if folds[k] else "-" for k in counts} if folds else {}
     width = max(len(r) for r, _ in counts) + 2
-    fw = max(7, *(len(v) + 2 for v in labels.values()))
-    lines = [f"{'row':<{width}}{'dataset':<9}{'folds':<{fw}}" + "".join(f"{name:>10}" for name in STATES)]
+    fw = max(7, *(len(v) + 2 for v in labels.values())) if labels else 0
+    lines = [f"{'row':<{width}}{'dataset':<9}{'folds' if fw else '':<{fw}}" + "".join(f"{name:>10}" for name in STATES)]
     for (row, dataset), c in sorted(counts.items()):
         lines.append(
-            f"{row:<{width}}{dataset:<9}{labels[(row, dataset)]:<{fw}}" + "".join(f"{c[name]:>10}" for name in STATES)
+            f"{row:<{width}}{dataset:<9}{labels.get((row, dataset), ''):<{fw}}"
+            + "".join(f"{c[name]:>10}" for name in STATES)
         )
     total = {name: sum(1 for s in statuses if s.state == name) for name in STATES}
     lines.append(f"{'total':<{width}}{'':<9}{'':<{fw}}" + "".join(f"{total[name]:>10}" for name in STATES))
