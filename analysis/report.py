@@ -447,16 +447,26 @@ def run_analysis(
     figures: bool = True,
     profile: str | None = None,
     run_seed: int | None = None,
+    fold: int | str | None = None,
 ) -> tuple[Analysis, list[Path]]:
     """``benchmark analyze``: analyse ``store`` and write everything into ``out_dir``.
 
-    ``profile`` and ``run_seed`` select the runs when the store holds several profiles or training seeds; the
-    default ``out_dir`` is ``STORE/analysis/<profile>_seed<seed>`` (:func:`analysis.store.analysis_dir`).
+    ``profile``, ``run_seed`` and ``fold`` select the runs when the store holds several profiles, training seeds
+    or folds; the default ``out_dir`` is ``STORE/analysis/<profile>_seed<seed>[_fold<K>]``
+    (:func:`analysis.store.analysis_dir`). A store with LUNA16 fold runs also gets the pooled 10-fold CPM table
+    (:mod:`analysis.luna16_pooled`), computed from every fold of the store whatever ``fold`` selects.
     """
-    opened = store if isinstance(store, ResultsStore) else open_store(store, profile=profile, seed=run_seed)
+    from analysis.luna16_pooled import write_pooled_cpm
+
+    opened = (
+        store if isinstance(store, ResultsStore) else open_store(store, profile=profile, seed=run_seed, fold=fold)
+    )
     result = analyze(opened, n_replicates=n_replicates, seed=seed, baseline=baseline)
     out = Path(out_dir) if out_dir is not None else opened.analysis_dir
-    return result, write_analysis(result, out, figures=figures)
+    written = write_analysis(result, out, figures=figures)
+    all_runs = opened.all_runs if opened.all_runs is not None else opened.runs
+    profiles = {opened.selection.get("profile")} - {None}
+    return result, written + write_pooled_cpm(all_runs, out, profiles=profiles)
 
 
 def seed_spread_markdown(spread: pd.DataFrame, seeds: Sequence[int]) -> str:

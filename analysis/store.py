@@ -192,14 +192,26 @@ def write_run(
     table: MatchTable,
     provenance: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
+    attachments: Iterable[str | Path] = (),
 ) -> Path:
-    """Write one run (match table, then ``result.json`` with its identity, metrics and provenance).
+    """Write one run (match table, ``attachments``, then ``result.json`` with its identity, metrics, provenance).
 
-    The result record is written last, so a run folder with a ``result.json`` is always complete.
+    ``attachments`` are folders of the run (e.g. ``protocol_luna16/``, the LUNA16 tables the pooled 10-fold CPM
+    reads) copied into the store's run folder under their own names. The result record is written last, so a
+    run folder with a ``result.json`` is always complete.
     """
+    import shutil
+
     init_store(root)
     folder = run_dir(root, key)
     save_match_table(table, folder / MATCH_TABLE_FILE)
+    for source in map(Path, attachments):
+        target = folder / source.name
+        partial = folder / f".{source.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(source, partial)
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
     record = {
         "run_key": key.to_json(),
         "dataset": key.dataset,
@@ -380,6 +392,8 @@ def analysis_dir(root: str | Path, selection: Mapping[str, Any]) -> Path:
     variants = [v for v in selection.get("variants") or [] if v]
     if variants:
         name += "_" + "-".join(variants)
+    if selection.get("fold"):
+        name += f"_{selection['fold']}"
     return Path(root) / ANALYSIS_DIR / name
 
 
@@ -449,8 +463,12 @@ def open_store(
     profile: str | None = None,
     seed: int | None = None,
     variant: str | None = None,
+    fold: int | str | None = None,
 ) -> ResultsStore:
     """Index a results store and select one run per (dataset, model).
+
+    ``fold`` (``benchmark analyze --fold``): an int selects the runs of that cross-validation fold, ``"official"``
+    those of the official split; the analysis folder then ends in ``_fold<K>`` / ``_official``.
 
     ``datasets`` restricts the index; ``profile``, ``seed`` and ``variant`` choose among runs of the same model
     (needed only when the store holds several; the error message says which). With several training seeds and
@@ -468,6 +486,12 @@ def open_store(
         raise FileNotFoundError(
             f"no runs in {root / RUNS_DIR}{which} (expected runs/<dataset>/<arch>__<pretraining>/<run>/result.json)"
         )
+    if fold is not None:
+        label = _fold_label(None if fold == "official" else int(fold))
+        labels = runs["fold"].map(_fold_label)
+        if label not in set(labels):
+            raise ValueError(f"{root} holds no runs of {label}; folds there: {', '.join(sorted(set(labels)))}")
+        runs = runs[labels == label]
     if variant is None:  # the rankings compare full-data, full fine-tuning runs; analysis.lowdata reads the others
         lowdata = runs["options"].map(is_lowdata)
         if lowdata.all():
@@ -478,5 +502,7 @@ def open_store(
             )
         runs = runs[~lowdata]
     selected, selection = _select(runs, root, profile, seed, variant)
+    if fold is not None:
+        selection["fold"] = label
     seed_runs = selection.pop("_seed_runs")
     return ResultsStore(root=root, runs=selected, all_runs=everything, selection=selection, seed_runs=seed_runs)

@@ -277,17 +277,12 @@ def _ground_truth_preprocessed(data, case_ids):  # noqa: ANN001, ANN202
     return {c: data.meta(c).boxes_array()[:2] for c in case_ids}
 
 
-def score_test_split(dataset, prepared: Path, test_ids, predictions, class_names=None):  # noqa: ANN001, ANN201
-    """Score ``predictions`` on ``test_ids`` with every protocol of the dataset (one code path for every row).
-
-    Returns ``(results, scores, map_table)``: the metric results by name, their values, and the matching table
-    of mAP@0.1 (kept for the bootstrap). ``class_names`` defaults to the dataset's classes.
-    """
+def evaluation_input(dataset, prepared: Path, test_ids, predictions, class_names=None):  # noqa: ANN001, ANN201
+    """The :class:`~benchmark.metrics.EvaluationInput` of the test split (with the converter's official files)."""
     from benchmark.converters import evaluation_extras
-    from benchmark.datasets import get_dataset
-    from benchmark.metrics import EvaluationInput, get_metric, load_ground_truth, match_tables
+    from benchmark.metrics import EvaluationInput, load_ground_truth
 
-    inputs = EvaluationInput(
+    return EvaluationInput(
         predictions=predictions,
         ground_truth=load_ground_truth(prepared, test_ids),
         class_names=tuple(class_names if class_names is not None else dataset.meta.classes),
@@ -295,6 +290,33 @@ def score_test_split(dataset, prepared: Path, test_ids, predictions, class_names
         dataset_root=prepared,
         extra=evaluation_extras(prepared),
     )
+
+
+def write_protocol_tables(run_dir: Path, dataset, prepared: Path, test_ids, predictions, fold) -> Path | None:  # noqa: ANN001
+    """LUNA16 datasets (D06, S06): the test candidates and findings as the challenge's tables, for pooling folds.
+
+    Written to ``RUN_DIR/protocol_luna16/`` (:mod:`benchmark.metrics.protocols.luna16_tables`); ``None`` for
+    datasets without the ``luna16`` protocol.
+    """
+    from benchmark.datasets import get_dataset
+    from benchmark.metrics.protocols.luna16_tables import luna16_tables, write_luna16_tables
+
+    if "luna16" not in get_dataset(dataset.meta.dataset_id).protocols:
+        return None
+    tables = luna16_tables(evaluation_input(dataset, prepared, test_ids, predictions))
+    return write_luna16_tables(run_dir, tables, fold=fold, splits_version=dataset.splits.version)
+
+
+def score_test_split(dataset, prepared: Path, test_ids, predictions, class_names=None):  # noqa: ANN001, ANN201
+    """Score ``predictions`` on ``test_ids`` with every protocol of the dataset (one code path for every row).
+
+    Returns ``(results, scores, map_table)``: the metric results by name, their values, and the matching table
+    of mAP@0.1 (kept for the bootstrap). ``class_names`` defaults to the dataset's classes.
+    """
+    from benchmark.datasets import get_dataset
+    from benchmark.metrics import get_metric, match_tables
+
+    inputs = evaluation_input(dataset, prepared, test_ids, predictions, class_names)
     metrics = [get_metric(name) for name in get_dataset(dataset.meta.dataset_id).protocols]
     tables = match_tables(metrics, inputs)
     results = {m.name: m.score(tables[m.match_key]) for m in metrics}
@@ -419,6 +441,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     )
 
     results, scores, map_table = score_test_split(dataset, prepared, test_ids, test_pred)
+    protocol_tables = write_protocol_tables(run_dir, dataset, prepared, test_ids, test_pred, cfg.fold)
     provenance = collect_provenance(
         cfg,
         run_key=key.to_json(),
@@ -437,6 +460,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         "postprocessing_source": postprocessing_source,
         "postprocessing": asdict(params),
         "predictions": str(prediction_file),
+        "protocol_tables": str(protocol_tables) if protocol_tables is not None else None,
         "training": {
             "steps": training.steps,
             "restarted": training.restarted,

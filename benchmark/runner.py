@@ -34,6 +34,7 @@ class SuiteConfig:
     real: bool = False
     seed: int = 0  # training seed of every experiment (unless ``seeds``) and seed of the bootstrap
     seeds: tuple[int, ...] = ()  # training seeds (each experiment once per seed); empty: (seed,)
+    folds: tuple[int, ...] | str = ()  # cross-validation folds (or 'all'); empty: official splits (grid/folds.py)
     data_root: str | None = None
     workers: int = 1
     device: str = "auto"
@@ -122,8 +123,10 @@ def experiment_config(  # noqa: ANN201
     seed: int,
     fraction: float = 1.0,
     finetune: str = "full",
+    fold: int | None = None,
 ):
-    """The ExperimentConfig of one cell; ``fraction`` and ``finetune`` are its low-data and strategy axes."""
+    """The ExperimentConfig of one cell; ``fraction`` and ``finetune`` are its low-data and strategy axes, ``fold``
+    its cross-validation fold (``None``: the official split)."""
     from benchmark.experiment import ExperimentConfig
 
     return ExperimentConfig(
@@ -132,6 +135,7 @@ def experiment_config(  # noqa: ANN201
         profile=cfg.profile,
         pretraining=pre,
         seed=seed,
+        fold=fold,
         data_root=cfg.data_root,
         runs=cfg.runs,
         workers=cfg.workers,
@@ -157,6 +161,7 @@ def experiment_config_for_key(cfg: SuiteConfig, key: RunKey):  # noqa: ANN201
         key.seed,
         float(options.get("fraction", 1.0)),
         options.get("finetune", "full"),
+        fold=key.fold,
     )
 
 

@@ -206,6 +206,7 @@ def test_trained_run_predicts_its_test_images_from_mha_and_dicom(tmp_path):
     argv = ["train", "--dataset", str(prepared), "--arch", "retina_unet", "--profile", "tiny", "--out", str(run),
             "--data-root", str(tmp_path / "data"), "--no-progress"]
     assert main(argv) == 0
+    assert (run / "protocol_luna16" / "candidates.csv").is_file()  # a LUNA16 (D06) run: its tables for pooling
     # the tiny model's scores stay below its 0.05 threshold: lower it so that there are boxes to compare
     obj = json.loads((run / PREDICTOR_FILE).read_text())
     obj["model_config"].update(score_threshold=0.0, max_detections=20)

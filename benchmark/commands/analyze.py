@@ -1,9 +1,12 @@
 """Analyse a results store: 1,000-replicate bootstrap rankings, aggregated ranks, tables and figures.
 
-Reads the runs of ``STORE/runs/`` (see docs/analysis.md), one per dataset and model (``--profile`` and
-``--run-seed`` choose when the store holds several), and writes CSV frames, the paper-style tables (markdown and
-LaTeX), PNG/PDF figures, the challengeR-style statistics (``challenge_*`` CSVs, ``statistics.html``) and
-``summary.json`` into ``STORE/analysis/<profile>_seed<seed>``.
+Reads the runs of ``STORE/runs/`` (see docs/analysis.md), one per dataset and model (``--profile``,
+``--run-seed`` and ``--fold`` choose when the store holds several), and writes CSV frames, the paper-style tables
+(markdown and LaTeX), PNG/PDF figures, the challengeR-style statistics (``challenge_*`` CSVs,
+``statistics.html``) and ``summary.json`` into ``STORE/analysis/<profile>_seed<seed>[_foldK]``.
+A store with LUNA16 fold runs also gets ``luna16_pooled_cpm.csv``/``.md``: the 10-fold aggregate CPM of every
+D06 model with all ten folds (a note for incomplete folds; the twin S06's folds share one test split and are
+not pooled).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=None, help="analyse the runs of this training profile (needed if several)")
     parser.add_argument("--run-seed", type=int, default=None, help="analyse the runs of this training seed")
     parser.add_argument(
+        "--fold", default=None, help="analyse the runs of this cross-validation fold K (or 'official': the split)"
+    )
+    parser.add_argument(
         "--baseline", default=None, help="pre-training the deltas refer to, one in the store (default: default)"
     )
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures and statistics.html")
@@ -37,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     checks = Checks()
     checks.at_least(args.replicates, "--replicates")
     checks.at_least(args.run_seed, "--run-seed", 0)
+    fold = args.fold
+    if fold is not None and fold != "official":
+        if not fold.isdigit():
+            checks.add(f"--fold {fold!r}: give a fold number K >= 0 or 'official'")
+        else:
+            fold = int(fold)
     store_dir = checks.input_dir(args.store, "STORE", "a results store folder (with runs/)")
     checks.output_dir(args.out, "--out")
     checks.raise_if_any()
@@ -45,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.store import open_store
 
     start = time.perf_counter()
-    store = open_store(store_dir, profile=args.profile, seed=args.run_seed)  # names an unreadable run record
+    store = open_store(store_dir, profile=args.profile, seed=args.run_seed, fold=fold)  # names an unreadable run record
     out = Path(args.out) if args.out else store.analysis_dir
     if not args.out:
         checks.output_dir(out, "the default --out")

@@ -17,9 +17,11 @@ named and skipped), one pre-training cell per (method, encoder) before the fine-
 --only/--exclude select cells (e.g. --only arch=retina_unet,pretraining=fixed); --dry-run prints every cell,
 its dependency and the GPU-hours estimated from the profile's iterations. --gpus 0,1 runs one cell per GPU;
 --executor slurm submits job arrays through submitit (with --dry-run: writes the sbatch scripts into
---slurm-dir). --fractions 0.1,0.25,0.5,1.0 and --finetune full,linear-probe,lora,partial are grid axes: every
-cell once per training fraction and strategy (docs/training.md). Cells are claimed with locks, so several
-runners can share one store; benchmark status STORE shows the progress.
+--slurm-dir). --folds 0,1,2 (or all) runs every cell once per cross-validation fold where the dataset has
+folds (S06/D06: 10, S07/D07 and S08/D08: 5); datasets without folds run their official split once, as the plan
+notes. --fractions 0.1,0.25,0.5,1.0 and --finetune full,linear-probe,lora,partial are grid axes: every cell once
+per training fraction and strategy (docs/training.md). Cells are claimed with locks, so several runners can share
+one store; benchmark status STORE shows the progress.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="training and bootstrap seed (default 0)")
     parser.add_argument(
         "--seeds", default=None, help="train every experiment once per seed, e.g. 0,1,2 (the seed-to-seed spread)"
+    )
+    parser.add_argument(
+        "--folds", default=None, help="cross-validation folds where the dataset has them: 0,1,2 or all (default: none)"
     )
     parser.add_argument("--data-root", default=None, help="data folder (default: $DETBENCH_DATA or ./data)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes for data preparation")
@@ -180,6 +185,13 @@ def run(args: argparse.Namespace) -> int:
     checks.at_least(args.replicates, "--replicates")
     fractions, strategies = check_lowdata(checks, args, args.profile, grid=True)
     seeds = checks.seed_list(args.seeds)
+    from benchmark.grid.folds import parse_folds
+
+    folds: tuple[int, ...] | str = ()
+    try:
+        folds = parse_folds(args.folds)
+    except ValueError as err:
+        checks.add(str(err))
     gpus = _gpu_list(checks, args.gpus)
     check_store(checks, args.store)
     checks.output_dir(args.runs, "--runs")
@@ -202,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         real=args.real,
         seed=args.seed,
         seeds=seeds,
+        folds=folds,
         data_root=args.data_root,
         workers=args.workers,
         device=args.device,

@@ -134,7 +134,7 @@ class GridPlan:
 
 
 def build_plan(cfg: SuiteConfig, include_unavailable: bool = False) -> GridPlan:
-    """The cells of ``cfg`` (rows x datasets x seeds, filtered), their dependencies, skips and estimates.
+    """The cells of ``cfg`` (rows x datasets x folds x seeds, filtered), their dependencies, skips and estimates.
 
     ``include_unavailable`` (``--dry-run``) also plans the rows whose pre-training this build lacks, so the
     plan shows the whole study; they stay listed in ``skipped_rows``.
@@ -143,6 +143,7 @@ def build_plan(cfg: SuiteConfig, include_unavailable: bool = False) -> GridPlan:
     from benchmark.experiment import default_data_root, scale_of_profile
     from benchmark.grid.estimates import finetune_gpu_hours, pretrain_gpu_hours
     from benchmark.grid.filters import parse_filter
+    from benchmark.grid.folds import dataset_folds
     from benchmark.grid.records import is_done
     from benchmark.runner import experiment_config, finetune_strategies, suite_rows, training_fractions, training_seeds
 
@@ -158,21 +159,25 @@ def build_plan(cfg: SuiteConfig, include_unavailable: bool = False) -> GridPlan:
     axes = [(f, s, n) for f in training_fractions(cfg) for s in finetune_strategies(cfg) for n in training_seeds(cfg)]
     filtered = 0
     for dataset in datasets:
+        folds = dataset_folds(cfg, dataset)
         for row in rows:
             if (only and not any(f.matches(row.architecture, row.pretraining, dataset) for f in only)) or any(
                 f.matches(row.architecture, row.pretraining, dataset) for f in exclude
             ):
-                filtered += len(axes)
+                filtered += len(axes) * len(folds)
                 continue
             deps: tuple[str, ...] = ()
             if row.needs_pretraining:
                 enc = encoder_of(row.architecture)
                 dep = pretrain.setdefault((row.pretraining, enc), pretrain_cell(row.pretraining, enc, cfg.profile))
                 deps = (dep.id,)
-            for fraction, strategy, seed in axes:
-                exp = experiment_config(cfg, dataset, row.architecture, row.pretraining, seed, fraction, strategy)
-                key = exp.run_key()
-                finetune.append(Cell(FINETUNE, finetune_id(key), cfg.profile, key, deps=deps))
+            for fold in folds:
+                for fraction, strategy, seed in axes:
+                    exp = experiment_config(
+                        cfg, dataset, row.architecture, row.pretraining, seed, fraction, strategy, fold=fold
+                    )
+                    key = exp.run_key()
+                    finetune.append(Cell(FINETUNE, finetune_id(key), cfg.profile, key, deps=deps))
     cells = [*pretrain.values(), *finetune]
     plan = GridPlan(cells, skipped, filtered)
     plan.done = set() if cfg.force else {c.id for c in cells if is_done(cfg, c)}

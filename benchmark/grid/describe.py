@@ -23,6 +23,7 @@ def _axes_text(key) -> str:  # noqa: ANN001 - RunKey
 def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
     """One line per cell (state, GPU-hours, dependency), a per-row table and the GPU-hour totals."""
     from benchmark.grid.cells import suite_datasets
+    from benchmark.grid.folds import dataset_folds, fold_notes
     from benchmark.runner import training_seeds
 
     unavailable = {str(r): why for r, why in plan.skipped_rows}
@@ -41,9 +42,20 @@ def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
         f"dry run: suite {cfg.suite} ({', '.join(datasets)}), profile {cfg.profile}, "
         f"seed(s) {','.join(map(str, training_seeds(cfg)))}, executor {cfg.executor}"
         + (f" on GPUs {','.join(cfg.gpus)}" if cfg.gpus else ""),
+        "folds: "
+        + (
+            "official splits (no --folds)"
+            if not cfg.folds
+            else "; ".join(
+                f"{d} "
+                + ("official" if dataset_folds(cfg, d) == (None,) else ",".join(map(str, dataset_folds(cfg, d))))
+                for d in datasets
+            )
+        ),
         f"{len(rows)} model row(s), {len(plan.pretrain)} pre-training cell(s), {len(plan.finetune)} fine-tuning "
         f"cell(s)" + (f"; {plan.filtered_out} cell(s) filtered out by --only/--exclude" if plan.filtered_out else ""),
     ]
+    lines += [f"  note: {n}" for n in fold_notes(cfg, datasets)]
     for row, why in plan.skipped_rows:
         lines.append(f"  row {row}: {why} (planned, not run)")
     lines.append(f"pre-training cells ({len(plan.pretrain)}):")
@@ -54,7 +66,7 @@ def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
     for c in plan.finetune:
         after = f"  after {', '.join(c.deps)}" if c.deps else ""
         lines.append(f"  {c.key}{_axes_text(c.key)}  {plan.gpu_hours[c.id]:.1f} GPU-h{after}  [{state(c)}]")
-    lines.append("GPU-hours per row (all datasets and seeds):")
+    lines.append("GPU-hours per row (all datasets, folds and seeds):")
     for row in rows:
         cells = [c for c in plan.finetune if c.row == row]
         hours = sum(plan.gpu_hours[c.id] for c in cells)

@@ -96,6 +96,7 @@ def _execute(cfg: SuiteConfig, cell: Cell, run_dir: Path) -> Outcome:
 
     from analysis.store import write_run
     from benchmark import experiment as experiment_module
+    from benchmark.metrics.protocols.luna16_tables import LUNA16_FOLDER
     from benchmark.runner import experiment_config_for_key
 
     k = cell.key
@@ -108,5 +109,6 @@ def _execute(cfg: SuiteConfig, cell: Cell, run_dir: Path) -> Outcome:
         experiment.match_table,
         provenance=experiment.provenance,
         extra={"protocol_metrics": experiment.metrics, "run_dir": str(experiment.run_dir)},
+        attachments=[p for p in (experiment.run_dir / LUNA16_FOLDER,) if p.is_dir()],
     )
     return Outcome(cell.id, DONE, "", metrics=dict(experiment.metrics))

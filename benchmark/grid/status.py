@@ -29,6 +29,7 @@ class CellStatus:
     dataset: str
     state: str
     detail: str = ""
+    fold: int | None = None  # the fine-tuning cell's cross-validation fold (None: official split)
 
 
 def _epoch_progress(run_dir: Path, profile: str, architecture: str) -> tuple[int, int] | None:
@@ -93,7 +94,7 @@ def grid_status(store: str | Path, now: float | None = None) -> list[CellStatus]
             detail = f"{failure.get('error')} (attempts {failure.get('attempts')}, log {failure.get('log')})"
         else:
             state, detail = "remaining", ""
-        statuses.append(CellStatus(cell_id, row, dataset, state, detail))
+        statuses.append(CellStatus(cell_id, row, dataset, state, detail, key.fold if key else None))
     return statuses
 
 
@@ -103,14 +104,23 @@ def status_text(store: str | Path, now: float | None = None) -> str:
     if not statuses:
         return f"{store}: no grid plan recorded yet (benchmark run --store {store} records one when it starts)"
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
+    folds: dict[tuple[str, str], set[int]] = defaultdict(set)
     for s in statuses:
         counts[(s.row, s.dataset)][s.state] += 1
+        if s.fold is not None:
+            folds[(s.row, s.dataset)].add(s.fold)
+    # a folds column only when some cell has a fold ("-": the official split)
+    labels = {k: ",".join(map(str, sorted(folds[k]))) if folds[k] else "-" for k in counts} if folds else {}
     width = max(len(r) for r, _ in counts) + 2
-    lines = [f"{'row':<{width}}{'dataset':<9}" + "".join(f"{name:>10}" for name in STATES)]
+    fw = max(7, *(len(v) + 2 for v in labels.values())) if labels else 0
+    lines = [f"{'row':<{width}}{'dataset':<9}{'folds' if fw else '':<{fw}}" + "".join(f"{name:>10}" for name in STATES)]
     for (row, dataset), c in sorted(counts.items()):
-        lines.append(f"{row:<{width}}{dataset:<9}" + "".join(f"{c[name]:>10}" for name in STATES))
+        lines.append(
+            f"{row:<{width}}{dataset:<9}{labels.get((row, dataset), ''):<{fw}}"
+            + "".join(f"{c[name]:>10}" for name in STATES)
+        )
     total = {name: sum(1 for s in statuses if s.state == name) for name in STATES}
-    lines.append(f"{'total':<{width}}{'':<9}" + "".join(f"{total[name]:>10}" for name in STATES))
+    lines.append(f"{'total':<{width}}{'':<9}{'':<{fw}}" + "".join(f"{total[name]:>10}" for name in STATES))
     for s in statuses:
         if s.state in ("running", "failed", "stale"):
             lines.append(f"{s.state} {s.cell_id}: {s.detail}")
