@@ -222,9 +222,12 @@ def _figures(result: Analysis, folder: Path, formats: Sequence[str]) -> list[Pat
 
 
 def write_analysis(
-    result: Analysis, out_dir: str | Path, figures: bool = True, formats: Sequence[str] = ("png", "pdf")
+    result: Analysis, out_dir: str | Path, figures: bool = True, formats: Sequence[str] = ("png", "pdf"),
+    statistics: bool = True,
 ) -> list[Path]:
-    """Write the frames (CSV, large ones gzipped), tables (markdown + LaTeX), figures and ``summary.json``."""
+    """Write the frames (CSV, large ones gzipped), tables (markdown + LaTeX), figures and ``summary.json``.
+
+    With ``figures`` and ``statistics``, also ``statistics.html`` (:mod:`analysis.challenge_report`)."""
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -274,13 +277,15 @@ def write_analysis(
         csv(result.challenge.robustness_summary(), "challenge_robustness_summary.csv")
     if figures:
         written += _figures(result, out / "figures", formats)
-        if result.challenge is not None:
+        if statistics and result.challenge is not None:
             from analysis.challenge_report import write_statistics_html
 
             t1 = time.perf_counter()
             written.append(write_statistics_html(out / "statistics.html", result.challenge, result.replicates,
                                                  title=f"Statistics of {result.store}",
-                                                 description=data_description(result)))
+                                                 description=" ".join(
+                                                     p for p in (result.learning.message, data_description(result))
+                                                     if p)))
             result.timings["statistics_html_s"] = time.perf_counter() - t1
     result.timings["write_s"] = time.perf_counter() - t0
     files = [p.relative_to(out).as_posix() for p in written] + ["README.md", "summary.json"]
@@ -448,6 +453,7 @@ def run_analysis(
     profile: str | None = None,
     run_seed: int | None = None,
     fold: int | str | None = None,
+    statistics: bool = True,
 ) -> tuple[Analysis, list[Path]]:
     """``benchmark analyze``: analyse ``store`` and write everything into ``out_dir``.
 
@@ -463,7 +469,7 @@ def run_analysis(
     )
     result = analyze(opened, n_replicates=n_replicates, seed=seed, baseline=baseline)
     out = Path(out_dir) if out_dir is not None else opened.analysis_dir
-    written = write_analysis(result, out, figures=figures)
+    written = write_analysis(result, out, figures=figures, statistics=statistics)
     all_runs = opened.all_runs if opened.all_runs is not None else opened.runs
     profiles = {opened.selection.get("profile")} - {None}
     return result, written + write_pooled_cpm(all_runs, out, profiles=profiles)

@@ -33,7 +33,7 @@ def test_verdict_tolerance_and_references():
 
 def test_report_and_figures_say_no_model_learned(tmp_path):
     store = build_synthetic_store(tmp_path / "store", models=MODELS, unlearned=("S01", "S03", "S06"))
-    result, _ = run_analysis(store, n_replicates=30)
+    result, _ = run_analysis(store, n_replicates=30, statistics=False)
     out = tmp_path / "store" / "analysis" / "synthetic_seed0"
     assert result.learning.everywhere
     readme = (out / "README.md").read_text()
@@ -51,12 +51,12 @@ def test_report_and_figures_say_no_model_learned(tmp_path):
 
 def test_models_that_learned_get_no_verdict(tmp_path):
     store = build_synthetic_store(tmp_path / "store", models=MODELS, unlearned=("S03",))
-    result, _ = run_analysis(store, n_replicates=30)
+    result, _ = run_analysis(store, n_replicates=30, statistics=False)
     assert result.learning.datasets == ("S03",) and not result.learning.everywhere
     readme = (tmp_path / "store" / "analysis" / "synthetic_seed0" / "README.md").read_text()
     assert "no model learned on S03: profile synthetic" in readme
     learned = build_synthetic_store(tmp_path / "other", models=MODELS)
-    result, _ = run_analysis(learned, n_replicates=30)
+    result, _ = run_analysis(learned, n_replicates=30, statistics=False)
     assert result.learning.message == "" and "no model learned" not in (
         tmp_path / "other" / "analysis" / "synthetic_seed0" / "README.md"
     ).read_text()
