@@ -32,6 +32,28 @@ from torch import Tensor, nn
 __all__ = ["LoRAConv3d", "add_lora", "is_lora_parameter", "lora_modules", "merge_lora"]
 
 
+def _conv_arguments(conv: nn.Conv3d) -> dict:
+    """The constructor arguments of a Conv3d like ``conv`` (shape, stride, padding, dilation, bias, device)."""
+    return {
+        "in_channels": conv.in_channels,
+        "out_channels": conv.out_channels,
+        "kernel_size": conv.kernel_size,
+        "stride": conv.stride,
+        "padding": conv.padding,
+        "dilation": conv.dilation,
+        "bias": conv.bias is not None,
+        "device": conv.weight.device,
+        "dtype": conv.weight.dtype,
+    }
+
+
+def _copy_parameters(conv: nn.Conv3d, weight: Tensor, bias: Tensor | None) -> None:
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        if bias is not None:
+            conv.bias.copy_(bias)  # type: ignore[union-attr]
+
+
 class LoRAConv3d(nn.Conv3d):
     """A Conv3d with a low-rank additive update (see the module docstring)."""
 
@@ -42,21 +64,8 @@ class LoRAConv3d(nn.Conv3d):
             raise ValueError(f"LoRA alpha must be > 0, got {alpha}")
         if base.groups != 1 or base.padding_mode != "zeros":
             raise ValueError("LoRA supports Conv3d with groups=1 and zero padding only")
-        super().__init__(
-            base.in_channels,
-            base.out_channels,
-            base.kernel_size,  # type: ignore[arg-type]
-            base.stride,  # type: ignore[arg-type]
-            base.padding,  # type: ignore[arg-type]
-            base.dilation,  # type: ignore[arg-type]
-            bias=base.bias is not None,
-            device=base.weight.device,
-            dtype=base.weight.dtype,
-        )
-        with torch.no_grad():
-            self.weight.copy_(base.weight)
-            if base.bias is not None:
-                self.bias.copy_(base.bias)  # type: ignore[union-attr]
+        super().__init__(**_conv_arguments(base))
+        _copy_parameters(self, base.weight, base.bias)
         self.rank, self.alpha = int(rank), float(alpha)
         kw = {"device": base.weight.device, "dtype": base.weight.dtype}
         self.lora_down = nn.Conv3d(
@@ -81,21 +90,8 @@ class LoRAConv3d(nn.Conv3d):
 
     def to_plain(self) -> nn.Conv3d:
         """A plain Conv3d computing the same function (the merged weight, the base bias)."""
-        conv = nn.Conv3d(
-            self.in_channels,
-            self.out_channels,
-            self.kernel_size,  # type: ignore[arg-type]
-            self.stride,  # type: ignore[arg-type]
-            self.padding,  # type: ignore[arg-type]
-            self.dilation,  # type: ignore[arg-type]
-            bias=self.bias is not None,
-            device=self.weight.device,
-            dtype=self.weight.dtype,
-        )
-        with torch.no_grad():
-            conv.weight.copy_(self.merged_weight())
-            if self.bias is not None:
-                conv.bias.copy_(self.bias)  # type: ignore[union-attr]
+        conv = nn.Conv3d(**_conv_arguments(self))
+        _copy_parameters(conv, self.merged_weight(), self.bias)
         return conv
 
 

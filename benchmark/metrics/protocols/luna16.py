@@ -482,6 +482,15 @@ def _geometry(inputs: EvaluationInput, case_id: str) -> Geometry:
     raise ValueError(f"case {case_id!r}: world coordinates need centers_world, inputs.geometries or dataset_root")
 
 
+def candidate_centres(inputs: EvaluationInput, case_id: str, pred) -> np.ndarray:  # noqa: ANN001 - CasePredictions
+    """World (x, y, z) mm centres of one case's predicted boxes: the file's own ``centers_world`` when it has
+    them, else the box centres mapped through the case geometry. Shared by the protocol and its tables."""
+    centres = pred.centers_world
+    if centres is None:
+        centres = voxel_to_world(box_centers(pred.boxes), _geometry(inputs, case_id))
+    return np.asarray(centres, dtype=np.float64).reshape(-1, 3)
+
+
 def _frame(value: pd.DataFrame | str | Path) -> pd.DataFrame:
     return value if isinstance(value, pd.DataFrame) else read_luna16_csv(value)
 
@@ -513,10 +522,7 @@ class LUNA16Protocol:
             pred = inputs.predictions.get(case_id)
             if pred is None or len(pred) == 0:
                 continue
-            centres = pred.centers_world
-            if centres is None:
-                centres = voxel_to_world(box_centers(pred.boxes), _geometry(inputs, case_id))
-            c_parts.append((np.full(len(pred), i), centres, pred.scores))
+            c_parts.append((np.full(len(pred), i), candidate_centres(inputs, case_id, pred), pred.scores))
         scan, xyz, prob = stack_columns(c_parts, (np.int64, (0, 3), np.float64))
 
         if "luna16_annotations" in inputs.extra:

@@ -31,6 +31,7 @@ from benchmark.metrics.protocols.luna16 import (
     CANDIDATE_COLUMNS,
     _frame,
     _geometry,
+    candidate_centres,
     read_luna16_csv,
     read_seriesuids,
 )
@@ -67,11 +68,7 @@ def luna16_tables(inputs: EvaluationInput) -> LUNA16Tables:
         pred = inputs.predictions.get(case_id)
         if pred is None or len(pred) == 0:
             continue
-        centres = pred.centers_world
-        if centres is None:
-            centres = voxel_to_world(box_centers(pred.boxes), _geometry(inputs, case_id))
-        centres = np.asarray(centres, dtype=np.float64).reshape(-1, 3)
-        frame = pd.DataFrame(centres, columns=["coordX", "coordY", "coordZ"])
+        frame = pd.DataFrame(candidate_centres(inputs, case_id, pred), columns=["coordX", "coordY", "coordZ"])
         frame.insert(0, "seriesuid", case_id)
         frame["probability"] = np.asarray(pred.scores, dtype=np.float64)
         rows.append(frame)
