@@ -54,7 +54,7 @@ def test_html_is_static_and_complete(stats, tmp_path):
         assert f'id="{anchor}"' in page
     assert "Holm" in page and "Wiesenfarth" in page
     path = write_statistics_html(tmp_path / "statistics.html", result, rep)
-    assert path.read_text().startswith("<!DOCTYPE html>")
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 def _playwright():

@@ -49,13 +49,13 @@ def test_site_has_every_page_and_every_link_resolves(render_boards, tmp_path):
         if not rel.endswith(".html"):
             continue
         page = tmp_path / "site" / rel
-        for tag, attrs in _parse(page.read_text()).tags:
+        for tag, attrs in _parse(page.read_text(encoding="utf-8")).tags:
             ref = attrs.get("href") if tag == "a" else attrs.get("src") if tag in ("img", "script") else None
             if ref is None or ref.startswith("https://example.org"):
                 continue
             assert "://" not in ref and not ref.startswith("/"), (rel, ref)  # relative: file:// and any host
             assert (page.parent / ref).resolve().is_file(), (rel, ref)
-        text = page.read_text()
+        text = page.read_text(encoding="utf-8")
         links = [a for tag, a in _parse(text).tags if tag == "link"]
         assert links == [{"rel": "icon", "href": "data:,"}], links  # no stylesheet, font or favicon request
         assert "@import" not in text and "url(" not in text
@@ -128,7 +128,7 @@ def test_rerender_is_byte_identical_and_removes_stale_pages(render_boards, tmp_p
     assert second.removed == ("d06-luna16-cpm/paper-model.html",)
     assert not (out / "d06-luna16-cpm").exists()
     assert all((out / rel).read_bytes() == before[rel] for rel in second.files if rel.startswith("s06"))
-    assert "No entries yet" in (out / "d06-luna16-cpm.html").read_text()
+    assert "No entries yet" in (out / "d06-luna16-cpm.html").read_text(encoding="utf-8")
 
 
 def test_out_folder_must_be_new_empty_or_an_earlier_render(render_boards, tmp_path):

@@ -13,7 +13,7 @@ def test_render_command_writes_the_site(render_boards_root, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "rendered 2 boards with 5 entries" in said and str(out / "index.html") in said
     assert (out / "s06-map.md").is_file() and (out / "s06-map.html").is_file() and (out / "s06-map-ranks.svg").is_file()
-    listed = json.loads((out / ".leaderboard-site.json").read_text())["files"]
+    listed = json.loads((out / ".leaderboard-site.json").read_text(encoding="utf-8"))["files"]
     assert "s06-map/zeta-baseline.html" in listed
     assert main(["leaderboard", "render", "--boards", str(render_boards_root), "--out", str(out)]) == 0  # re-render
 

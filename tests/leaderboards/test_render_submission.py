@@ -21,14 +21,14 @@ def test_a_submission_is_on_the_rendered_board_with_interval_and_rank(twin, boar
     for board_id in ("s06-map", "s06-froc"):
         entry = load_board(boards, board_id).entry("my-net")
         assert entry.rank is not None and entry.ci_low is not None
-        html = (out / f"{board_id}.html").read_text()
+        html = (out / f"{board_id}.html").read_text(encoding="utf-8")
         row = re.search(r'<tr data-slug="my-net">.*?</tr>', html).group(0)
         assert ">My &lt;Net&gt;</a>" in row and "badge evaluated" in row
         shown = (fmt_value(entry.value), fmt_interval(entry.ci_low, entry.ci_high), fmt_rank(entry.rank.model_dump()))
         for text in shown:
             assert text in row, (board_id, text, row)
-        md_row = next(line for line in (out / f"{board_id}.md").read_text().splitlines() if "My &lt;Net&gt;" in line)
+        md_row = next(line for line in (out / f"{board_id}.md").read_text(encoding="utf-8").splitlines() if "My &lt;Net&gt;" in line)
         assert fmt_interval(entry.ci_low, entry.ci_high) in md_row and fmt_rank(entry.rank.model_dump()) in md_row
-        page = (out / board_id / "my-net.html").read_text()
+        page = (out / board_id / "my-net.html").read_text(encoding="utf-8")
         assert page.count("<td>S06_") == len(entry.per_case)  # its per-case results
         assert (out / f"{board_id}-ranks.svg").is_file()

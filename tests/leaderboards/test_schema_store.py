@@ -84,7 +84,7 @@ def test_write_entry_refuses_an_existing_slug(tmp_path):
 def test_a_broken_entry_file_is_an_error_naming_it(tmp_path):
     main(["leaderboard", "init", "--boards", str(tmp_path), "--no-reported"])
     path = write_entry(tmp_path, _entry())
-    obj = json.loads(path.read_text())
+    obj = json.loads(path.read_text(encoding="utf-8"))
     obj["typo"] = 1
     path.write_text(json.dumps(obj))
     with pytest.raises(BoardStoreError, match=r"my-net.json: typo: Extra inputs"):

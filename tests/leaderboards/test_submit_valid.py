@@ -90,11 +90,11 @@ def test_csv_and_zip_give_the_same_entry_as_json(twin, boards, good_predictions,
 def test_existing_method_is_refused_unless_replace(twin, boards, good_predictions, tmp_path, capsys):
     path = write_json(tmp_path / "p.json", good_predictions)
     assert _submit(twin, boards, path) == 0
-    before = (boards / "s06-map" / "entries" / "my-net.json").read_text()
+    before = (boards / "s06-map" / "entries" / "my-net.json").read_text(encoding="utf-8")
     capsys.readouterr()
     assert _submit(twin, boards, path) == 1
     assert "already on board(s)" in capsys.readouterr().err
-    assert (boards / "s06-map" / "entries" / "my-net.json").read_text() == before
+    assert (boards / "s06-map" / "entries" / "my-net.json").read_text(encoding="utf-8") == before
     assert _submit(twin, boards, path, "My Net", "--replace", "--description", "second try") == 0
     entry = load_board(boards, "s06-map").entry("my-net")
     assert entry.description == "second try" and entry.rank.n_entries == 4
