@@ -27,7 +27,8 @@ def test_a_submission_is_on_the_rendered_board_with_interval_and_rank(twin, boar
         shown = (fmt_value(entry.value), fmt_interval(entry.ci_low, entry.ci_high), fmt_rank(entry.rank.model_dump()))
         for text in shown:
             assert text in row, (board_id, text, row)
-        md_row = next(line for line in (out / f"{board_id}.md").read_text(encoding="utf-8").splitlines() if "My &lt;Net&gt;" in line)
+        md_lines = (out / f"{board_id}.md").read_text(encoding="utf-8").splitlines()
+        md_row = next(line for line in md_lines if "My &lt;Net&gt;" in line)
         assert fmt_interval(entry.ci_low, entry.ci_high) in md_row and fmt_rank(entry.rank.model_dump()) in md_row
         page = (out / board_id / "my-net.html").read_text(encoding="utf-8")
         assert page.count("<td>S06_") == len(entry.per_case)  # its per-case results
