@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
+from browser import browser_unavailable, chromium_page
 
 from analysis import challenge_figures as cf
 from analysis.bootstrap import bootstrap_store
 from analysis.challenge import challenge_statistics
 from analysis.challenge_report import statistics_html, write_statistics_html
 from analysis.store import open_store
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -57,34 +52,20 @@ def test_html_is_static_and_complete(stats, tmp_path):
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
-def _playwright():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not Path(CHROMIUM).is_file() and shutil.which("chromium") is None:
-        pytest.skip(f"chromium is missing ({CHROMIUM})")
-    return sync_api
-
-
 def test_html_opens_in_headless_chromium_without_console_errors(stats, tmp_path):
-    sync_api = _playwright()
+    reason = browser_unavailable()
+    if reason:
+        pytest.skip(reason)
     result, rep = stats
     path = write_statistics_html(tmp_path / "statistics.html", result, rep)
-    problems: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium"),
-                                    args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning")
-                    else None)
-            page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-            page.goto(path.as_uri())
-            page.wait_for_load_state("load")
-            n_images = page.evaluate("document.images.length")
-            loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
-            title = page.title()
-        finally:
-            browser.close()
+    with chromium_page(tmp_path) as page:
+        problems = page.problems  # console errors, page errors, failed requests (tests/browser.py), and warnings:
+        page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "warning" else None)
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        n_images = page.evaluate("document.images.length")
+        loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
+        title = page.title()
     assert problems == []
     assert n_images == 8 and loaded == n_images
     assert title == "Statistics"
