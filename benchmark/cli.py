@@ -10,11 +10,11 @@ one ``error: ...`` line per problem and exit 1, no traceback; argparse's own usa
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from benchmark import __version__
+from benchmark.commands import add_command_modules
 from benchmark.commands.checks import InputErrors
 
 # Only implemented subcommands are listed here, in the order ``--help`` shows them.
@@ -50,11 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"detbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module_name in COMMAND_MODULES:
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+    add_command_modules(sub, COMMAND_MODULES, "_run")
     return parser
 
 

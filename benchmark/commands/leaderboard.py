@@ -7,7 +7,8 @@ the same ``NAME``/``HELP``/``add_arguments``/``run`` contract as the top-level c
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from benchmark.commands import add_command_modules
 
 NAME = "leaderboard"
 HELP = "leaderboard boards: create them, add the study's runs, render the markdown pages and the static HTML site"
@@ -22,11 +23,14 @@ SUBCOMMAND_MODULES = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="leaderboard_command", metavar="SUBCOMMAND")
     sub.required = True
-    for module_name in SUBCOMMAND_MODULES:
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
-        module.add_arguments(p)
-        p.set_defaults(_leaderboard_run=module.run)
+    add_command_modules(sub, SUBCOMMAND_MODULES, "_leaderboard_run")
+
+
+def add_boards_argument(parser: argparse.ArgumentParser) -> None:
+    """``--boards``, the boards folder every leaderboard command reads or writes (relative to the current folder)."""
+    parser.add_argument(
+        "--boards", default="leaderboards/boards", help="boards folder (default: leaderboards/boards)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.commands.leaderboard import add_boards_argument
+
 NAME = "add-store"
 HELP = "add a results store's runs to the mAP@0.1/FROC@0.1 boards as evaluated entries (intervals, ranks)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", help="results store folder (written by benchmark run)")
-    parser.add_argument(
-        "--boards", default="leaderboards/boards", help="boards folder (default: leaderboards/boards)"
-    )
+    add_boards_argument(parser)
     parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates (default 1000, as analyze)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws (default 0, as analyze)")
     parser.add_argument("--profile", default=None, help="add the runs of this training profile (needed if several)")

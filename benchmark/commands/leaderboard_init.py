@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.commands.leaderboard import add_boards_argument
+
 NAME = "init"
 HELP = "create the boards (board.json per dataset and protocol) and add the seed paper's Table 3 as reported entries"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--boards", default="leaderboards/boards", help="boards folder (default: leaderboards/boards)"
-    )
+    add_boards_argument(parser)
     parser.add_argument("--no-reported", action="store_true", help="only write board.json files, no Table 3 entries")
     parser.add_argument("--replace", action="store_true", help="rewrite existing reported entry files")
 

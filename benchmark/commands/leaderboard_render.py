@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.commands.leaderboard import add_boards_argument
+
 NAME = "render"
 HELP = "write the boards' markdown pages and the static HTML site"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--boards", default="leaderboards/boards", help="boards folder (default: leaderboards/boards)"
-    )
+    add_boards_argument(parser)
     parser.add_argument("--out", default="leaderboards/site", help="site folder (default: leaderboards/site)")
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.commands.leaderboard import add_boards_argument
+
 NAME = "submit"
 HELP = "validate, score and rank an untrusted prediction file (JSON/CSV/zip) on a dataset's leaderboards"
 
@@ -27,9 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--architecture", default=None, help="detector architecture (optional)")
     parser.add_argument("--pretraining", default=None, help="pre-training (optional)")
     parser.add_argument("--replace", action="store_true", help="overwrite an existing entry of the same method name")
-    parser.add_argument(
-        "--boards", default="leaderboards/boards", help="boards folder (default: leaderboards/boards)"
-    )
+    add_boards_argument(parser)
     parser.add_argument("--data-root", default=None, help="data folder for ids (default: $DETBENCH_DATA or ./data)")
     parser.add_argument("--scale", default=None, help="scale of a twin id's folder (default: the one generated)")
     parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates (default 1000, as analyze)")
