@@ -67,6 +67,8 @@ MAX_BOXES = 3
 BOX_EXTENT = (0.06, 0.3)
 #: boxes drawn to plan the Retina U-Net anchors (the trainer plans them from all training boxes)
 ANCHOR_PLANNING_BOXES = 64
+#: bytes of the "GB" the table and the JSON report (2**30, as benchmarks/models_bench.py)
+GB = 2**30
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ def benchmark_architecture(
             times.append(elapsed)
             losses.append(out["loss"])
             skipped += int(use_amp and host.scaler.get_scale() < scale)  # inf/NaN gradients: step skipped
+        del batch  # one batch alive at a time, as in the trainer's loop
     counts = parameter_counts(model, FinetuneConfig("full"))
     ms = np.asarray(times) * 1e3
     paper = PAPER_FIGURES.get(name, {})
@@ -211,8 +214,8 @@ def benchmark_architecture(
     }
     row["parameters_ratio"] = round(row["parameters_m"] / paper["parameters_m"], 3) if paper else None
     if device.type == "cuda":
-        row["peak_gb"] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
-        row["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved(device) / 1e9, 2)
+        row["peak_gb"] = round(torch.cuda.max_memory_allocated(device) / GB, 2)
+        row["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved(device) / GB, 2)
         row["memory_ratio"] = round(row["peak_gb"] / paper["memory_gb"], 3) if paper else None
     else:
         row["peak_gb"] = row["peak_reserved_gb"] = row["memory_ratio"] = None
@@ -304,6 +307,7 @@ def main(argv: list[str] | None = None) -> dict:
         "phase": "frozen encoder" if args.frozen_encoder else "whole network",
         "steps": args.steps,
         "warmup": args.warmup,
+        "memory_unit": "GB = 2**30 bytes",
         "batches": "synthetic, generated on the device outside the timed step (network step, not the loader)",
         "paper": "Eckstein et al. 2025, appendix C.3 (parameters, GPU memory at 128^3, batch 4)",
     }
@@ -315,17 +319,19 @@ def main(argv: list[str] | None = None) -> dict:
     if shrunk:
         shape = f"width {profile.width_multiplier}, {setup['stages']} stages"
         print(f"note: network shrunk ({shape}): the paper columns do not apply")
-    rows = []
+    result: dict = {"setup": setup, "rows": []}
     for name in args.archs:
-        rows.append(
-            benchmark_architecture(name, profile, device, amp, args.steps, args.warmup, args.frozen_encoder, args.seed)
+        start = time.perf_counter()
+        row = benchmark_architecture(
+            name, profile, device, amp, args.steps, args.warmup, args.frozen_encoder, args.seed
         )
-        print(f"  done {name}: {rows[-1]['median_ms']} ms median", flush=True)
-    print(format_table(rows, cpu=device.type == "cpu"))
+        row["wall_s"] = round(time.perf_counter() - start, 1)
+        result["rows"].append(row)
+        print(f"  done {name}: {row['median_ms']} ms median step, {row['wall_s']} s in all", flush=True)
+        if args.json:  # after every architecture: a run cut short by a time limit keeps what it measured
+            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(format_table(result["rows"], cpu=device.type == "cpu"))
     print(f"paper figures: {setup['paper']}; ratio = measured / paper")
-    result = {"setup": setup, "rows": rows}
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
 
 
