@@ -1,6 +1,7 @@
 """Training-step time and peak GPU memory of the four detectors under the ``paper`` profile, beside the paper.
 
-What a maintainer runs on a GPU machine (no internet needed; a few minutes for the four architectures)::
+What a maintainer runs on a GPU machine (no internet needed; meant for a few minutes of device time, not yet
+run on a GPU: docs/training.md, "GPU")::
 
     python benchmarks/gpu_paper_profile.py --device cuda --steps 200 --json gpu_paper_profile.json
 
