@@ -39,11 +39,18 @@ from analysis.store import (
 
 __all__ = [
     "LOWDATA_OPTIONS",
+    "bootstrap_fractions",
+    "efficiency_markdown",
+    "gain_figure",
+    "gain_markdown",
     "gain_table",
     "has_lowdata",
     "is_lowdata",
     "label_efficiency",
+    "learning_curve_figure",
     "learning_curves",
+    "learning_curves_markdown",
+    "lowdata_markdown",
     "lowdata_runs",
     "write_lowdata",
 ]
@@ -91,8 +98,15 @@ def _band(values: np.ndarray) -> tuple[float, float]:
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
-def _bootstrap(runs: pd.DataFrame, n_replicates: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Full values and replicates per (dataset, architecture, pretraining, fraction, metric); ``mean`` added."""
+def bootstrap_fractions(
+    runs: pd.DataFrame, n_replicates: int = 1000, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Full values and replicates per (dataset, architecture, pretraining, fraction, metric); ``mean`` added.
+
+    ``runs`` is :func:`lowdata_runs`' frame. Every fraction and model of a dataset is resampled with the same
+    replicates (paired); the two frames feed :func:`learning_curves`, :func:`gain_table` and
+    :func:`label_efficiency`.
+    """
     fulls, reps = [], []
     for dataset, group in runs.groupby("dataset"):
         tables = {
@@ -214,23 +228,33 @@ def _fmt_fraction(value: float) -> str:
     return "not reached" if not np.isfinite(value) else f"{value:.2f}"
 
 
-def lowdata_markdown(curves: pd.DataFrame, gains: pd.DataFrame, efficiency: pd.DataFrame) -> str:
-    """The report's tables (values in %, fractions as shares)."""
-    lines = ["# Data efficiency", "", "Learning curves (value [95% bootstrap band], in %):", ""]
+def learning_curves_markdown(curves: pd.DataFrame) -> str:
+    """The learning-curve table of :func:`learning_curves` (values and bands in %)."""
+    lines = ["Learning curves (value [95% bootstrap band], in %):", ""]
     lines += ["| dataset | model | metric | fraction | value | band |", "|---|---|---|---|---|---|"]
     for r in curves.itertuples(index=False):
         lines.append(
             f"| {r.dataset} | {r.architecture}__{r.pretraining} | {r.metric} | {r.fraction:g} | "
             f"{100 * r.value:.1f} | {100 * r.lo:.1f}-{100 * r.hi:.1f} |"
         )
-    lines += ["", f"Gain of pre-training over `{SCRATCH}` at each fraction (in % points, paired 95% interval):", ""]
+    return "\n".join(lines)
+
+
+def gain_markdown(gains: pd.DataFrame) -> str:
+    """The gain table of :func:`gain_table` (% points, paired interval)."""
+    lines = [f"Gain of pre-training over `{SCRATCH}` at each fraction (in % points, paired 95% interval):", ""]
     lines += ["| dataset | architecture | pre-training | metric | fraction | gain | interval |", "|---" * 7 + "|"]
     for r in gains.itertuples(index=False):
         lines.append(
             f"| {r.dataset} | {r.architecture} | {r.pretraining} | {r.metric} | {r.fraction:g} | "
             f"{100 * r.gain:+.1f} | {100 * r.lo:+.1f} to {100 * r.hi:+.1f} |"
         )
-    lines += ["", f"Label efficiency: smallest fraction reaching full-data `{SCRATCH}` (interpolated):", ""]
+    return "\n".join(lines)
+
+
+def efficiency_markdown(efficiency: pd.DataFrame) -> str:
+    """The label-efficiency table of :func:`label_efficiency` (target in %, fractions as shares)."""
+    lines = [f"Label efficiency: smallest fraction reaching full-data `{SCRATCH}` (interpolated):", ""]
     lines += ["| dataset | architecture | pre-training | metric | target | fraction | interval | replicates reaching |",
               "|---|---|---|---|---|---|---|---|"]
     for r in efficiency.itertuples(index=False):
@@ -239,7 +263,14 @@ def lowdata_markdown(curves: pd.DataFrame, gains: pd.DataFrame, efficiency: pd.D
             f"{_fmt_fraction(r.label_efficiency)} | {_fmt_fraction(r.lo)} to {_fmt_fraction(r.hi)} | "
             f"{100 * r.reached_share:.0f}% |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
+
+
+def lowdata_markdown(curves: pd.DataFrame, gains: pd.DataFrame, efficiency: pd.DataFrame) -> str:
+    """The report's tables (values in %, fractions as shares)."""
+    parts = ["# Data efficiency", learning_curves_markdown(curves), gain_markdown(gains)]
+    parts.append(efficiency_markdown(efficiency))
+    return "\n\n".join(parts) + "\n"
 
 
 def learning_curve_figure(curves: pd.DataFrame):  # noqa: ANN201 - matplotlib Figure
@@ -270,6 +301,45 @@ def learning_curve_figure(curves: pd.DataFrame):  # noqa: ANN201 - matplotlib Fi
     return fig
 
 
+def gain_figure(gains: pd.DataFrame):  # noqa: ANN201 - matplotlib Figure
+    """One panel per (dataset, metric): the gain over ``fixed`` per pre-trained model against the fraction, with
+    its paired 95% interval as error bars and the zero line (no gain); the fraction on a log axis, the models
+    shifted a little along it so that their bars stay apart.
+
+    A percentile interval need not contain the full-data gain; its bar is then cut at the point (matplotlib
+    draws no negative error lengths), the table beside it keeps both ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    panels = sorted(set(zip(gains["dataset"], gains["metric"], strict=True)))
+    n_cols = max(min(len(panels), 4), 1)
+    fig = Figure(figsize=(4.2 * n_cols, 3.4 * max((len(panels) + 3) // 4, 1)))
+    axes = fig.subplots(max((len(panels) + 3) // 4, 1), n_cols, squeeze=False).ravel()
+    for ax, (dataset, metric) in zip(axes, panels, strict=False):
+        sel = gains[(gains["dataset"] == dataset) & (gains["metric"] == metric)]
+        groups = list(sel.groupby(["architecture", "pretraining"]))
+        for i, ((arch, pre), g) in enumerate(groups):
+            g = g.sort_values("fraction")
+            y = 100 * g["gain"].to_numpy()
+            err = np.vstack([y - 100 * g["lo"].to_numpy(), 100 * g["hi"].to_numpy() - y])
+            dodge = 1.0 + 0.04 * (i - (len(groups) - 1) / 2)  # side by side, so one model's bar hides no other's
+            ax.errorbar(g["fraction"].to_numpy() * dodge, y, yerr=np.clip(err, 0, None), marker="o", capsize=3,
+                        label=f"{arch} / {pre}")
+        ax.axhline(0.0, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_title(f"{dataset}: {metric}")
+        ax.set_xlabel("training fraction")
+        ax.set_ylabel(f"gain over {SCRATCH} (% points)")
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    if panels:
+        axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def write_lowdata(
     root: str | Path,
     out_dir: str | Path,
@@ -287,7 +357,7 @@ def write_lowdata(
     runs = lowdata_runs(root, profile, run_seed, finetune)
     if runs.empty or runs["fraction"].nunique() < 2:
         raise ValueError(f"{root}: no runs of several training fractions (benchmark run --fractions 0.1,...,1.0)")
-    full, rep = _bootstrap(runs, n_replicates, seed)
+    full, rep = bootstrap_fractions(runs, n_replicates, seed)
     curves = learning_curves(full, rep)
     gains = gain_table(full, rep)
     efficiency = label_efficiency(full, rep)

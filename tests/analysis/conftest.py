@@ -1,4 +1,5 @@
-"""Shared fixtures of the analysis tests: a tiny synthetic results store, built once per session."""
+"""Shared fixtures of the analysis tests: tiny synthetic results stores (one with several training fractions), built
+once per session."""
 
 from __future__ import annotations
 
@@ -52,3 +53,47 @@ def mixed_store(tmp_path_factory):
     write_runner_like_runs(root, ("S01", "S03"), MODELS[:3], profile="tiny", seed=1, scale="tiny")
     write_runner_like_runs(root, ("D01",), MODELS[:3], profile="tiny", seed=1)
     return root
+
+
+LOWDATA_MODELS = (("resenc_retina_unet", "fixed"), ("resenc_retina_unet", "mae"))
+
+
+def write_fraction_runs(root, fractions=(0.1, 0.5, 1.0), models=LOWDATA_MODELS, datasets=("S01", "S06"), n_images=20):
+    """Runs of every model at every training fraction (RunKey option ``fraction``; none at 1.0), profile ``cpu``.
+
+    Fewer labels, more false positives: a made-up learning curve on the same ground truth (no training)."""
+    from analysis.store import write_run
+    from analysis.synthetic_store import synthetic_match_table
+    from benchmark.core.run_key import RunKey
+
+    for dataset in datasets:
+        for model in models:
+            for fraction in fractions:
+                table = synthetic_match_table(dataset, model, n_images=n_images, fp_per_image=6.0 / fraction**0.5)
+                options = {} if fraction == 1.0 else {"fraction": f"{fraction:g}"}
+                write_run(root, RunKey.make(dataset, *model, "cpu", options=options), table)
+    return root
+
+
+@pytest.fixture
+def fraction_runs():
+    """The builder :func:`write_fraction_runs`, for tests that need their own store of fractions."""
+    return write_fraction_runs
+
+
+NOTEBOOK_LOWDATA_MODELS = tuple((arch, pre) for arch in ("resenc_retina_unet", "resenc_deformable_detr")
+                                for pre in ("fixed", "mae"))
+
+
+@pytest.fixture(scope="session")
+def fraction_store(tmp_path_factory):
+    """2 datasets x 2 ResEnc detectors x {fixed, mae} x fractions 0.1, 0.25, 0.5, 1.0, 20 images each."""
+    root = tmp_path_factory.mktemp("fractions") / "store"
+    return write_fraction_runs(root, (0.1, 0.25, 0.5, 1.0), NOTEBOOK_LOWDATA_MODELS)
+
+
+@pytest.fixture(scope="session")
+def one_fraction_store(tmp_path_factory):
+    """The same models at the full training set only (no learning curve to draw)."""
+    root = tmp_path_factory.mktemp("one_fraction") / "store"
+    return write_fraction_runs(root, (1.0,), NOTEBOOK_LOWDATA_MODELS)

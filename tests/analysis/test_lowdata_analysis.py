@@ -7,22 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.lowdata import _crossing, has_lowdata, write_lowdata
-from analysis.store import open_store, write_run
-from analysis.synthetic_store import synthetic_match_table
-from benchmark.core.run_key import RunKey
-
-MODELS = (("resenc_retina_unet", "fixed"), ("resenc_retina_unet", "mae"))
-
-
-def _store(root, fractions=(0.1, 0.5, 1.0), models=MODELS):
-    for dataset in ("S01", "S06"):
-        for model in models:
-            for fraction in fractions:
-                # fewer labels, more false positives: a made-up learning curve on the same ground truth
-                table = synthetic_match_table(dataset, model, n_images=20, fp_per_image=6.0 / fraction**0.5)
-                options = {} if fraction == 1.0 else {"fraction": f"{fraction:g}"}
-                write_run(root, RunKey.make(dataset, *model, "cpu", options=options), table)
-    return root
+from analysis.store import open_store
 
 
 def test_crossing_interpolates_and_reports_not_reached():
@@ -32,8 +17,8 @@ def test_crossing_interpolates_and_reports_not_reached():
     assert _crossing(f, np.array([0.1, 0.2, 0.25]), 0.3) == float("inf")
 
 
-def test_lowdata_report_and_the_rankings_keep_full_data_only(tmp_path):
-    root = _store(tmp_path / "store")
+def test_lowdata_report_and_the_rankings_keep_full_data_only(tmp_path, fraction_runs):
+    root = fraction_runs(tmp_path / "store")
     assert has_lowdata(root)
     store = open_store(root)  # the main analysis: one run per model, the full-data ones
     assert len(store.runs) == 4 and (store.runs["options"] == "{}").all()
@@ -50,15 +35,15 @@ def test_lowdata_report_and_the_rankings_keep_full_data_only(tmp_path):
     assert "Label efficiency" in (tmp_path / "out" / "lowdata.md").read_text()
 
 
-def test_a_store_of_one_fraction_has_no_lowdata_report(tmp_path):
-    root = _store(tmp_path / "store", fractions=(1.0,))
+def test_a_store_of_one_fraction_has_no_lowdata_report(tmp_path, fraction_runs):
+    root = fraction_runs(tmp_path / "store", fractions=(1.0,))
     assert not has_lowdata(root)
     with pytest.raises(ValueError, match="several training fractions"):
         write_lowdata(root, tmp_path / "out", n_replicates=5)
 
 
-def test_scratch_only_curves_have_empty_gain_and_efficiency_tables(tmp_path):
-    root = _store(tmp_path / "store", models=MODELS[:1])
+def test_scratch_only_curves_have_empty_gain_and_efficiency_tables(tmp_path, fraction_runs):
+    root = fraction_runs(tmp_path / "store", models=(("resenc_retina_unet", "fixed"),))
     write_lowdata(root, tmp_path / "out", n_replicates=5, figures=False)
     assert pd.read_csv(tmp_path / "out" / "gain.csv").empty
     assert len(pd.read_csv(tmp_path / "out" / "learning_curves.csv")) == 3 * 3 * 2

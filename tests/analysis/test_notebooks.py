@@ -1,4 +1,4 @@
-"""The two notebooks execute on a tiny synthetic store and are stored without outputs."""
+"""The notebooks execute on tiny synthetic stores and are stored without outputs."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ NAMES = ("reproduce_analysis.ipynb", "compare_with_reported.ipynb")
 PAPER = "paper_tables_and_figures.ipynb"
 
 
-@pytest.mark.parametrize("name", (*NAMES, PAPER))
+@pytest.mark.parametrize("name", (*NAMES, PAPER, "low_data_regimes.ipynb"))
 def test_notebook_is_stored_without_outputs(name):
-    nb = json.loads((NOTEBOOKS / name).read_text())
+    nb = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
@@ -80,7 +80,7 @@ def test_compare_notebook_compares_real_datasets_only(mixed_store, tmp_path, mon
 def test_paper_notebook_reproduces_tables_and_figures(tiny_store, tmp_path, monkeypatch):
     """Store path in the first cell (overridden by DETBENCH_STORE); Table 2/3 layouts, Fig. 2/3 and the
     challengeR-style statistics are shown inline."""
-    first = json.loads((NOTEBOOKS / PAPER).read_text())["cells"][0]
+    first = json.loads((NOTEBOOKS / PAPER).read_text(encoding="utf-8"))["cells"][0]
     assert first["cell_type"] == "code" and "STORE =" in "".join(first["source"])
     monkeypatch.setenv("DETBENCH_STORE", str(tiny_store))
     monkeypatch.setenv("DETBENCH_REPLICATES", "20")
@@ -90,3 +90,44 @@ def test_paper_notebook_reproduces_tables_and_figures(tiny_store, tmp_path, monk
     assert "Mean Rank" in shown and "rank_then_aggregate" in shown
     pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(pngs) == 2 + 1 + 4  # Fig. 2 per metric, Fig. 3, four challengeR figures
+
+
+LOWDATA = "low_data_regimes.ipynb"
+
+
+def _pngs(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_lowdata_notebook_shows_curves_gains_and_label_efficiency(fraction_store, tmp_path, monkeypatch):
+    """A store of 2 datasets x 2 ResEnc detectors x {fixed, mae} x 4 fractions: the learning-curve and gain
+    figures, and the three tables with the pre-trained rows; the store path sits in the first cell."""
+    first = json.loads((NOTEBOOKS / LOWDATA).read_text(encoding="utf-8"))["cells"][0]
+    assert first["cell_type"] == "code" and "STORE =" in "".join(first["source"])
+    monkeypatch.setenv("DETBENCH_STORE", str(fraction_store))
+    monkeypatch.setenv("DETBENCH_REPLICATES", "20")
+    nb = _execute(LOWDATA, tmp_path)
+    shown = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    assert "training fractions 0.1, 0.25, 0.5, 1" in shown and "one training fraction only" not in shown
+    assert _pngs(nb) == 2  # the learning curves and the gain per fraction
+    assert "Learning curves (value [95% bootstrap band], in %)" in shown
+    assert "| S01 | resenc_deformable_detr__mae | froc@0.1 | 0.25 |" in shown and "| mean | resenc_retina_unet" in shown
+    assert "Gain of pre-training over `fixed`" in shown
+    assert "| S06 | resenc_retina_unet | mae | map@0.1 | 0.1 |" in shown
+    (efficiency_cell,) = [c for c in nb.cells if c.cell_type == "code" and "efficiency_markdown" in c.source]
+    efficiency = _text(efficiency_cell)
+    for arch in ("resenc_retina_unet", "resenc_deformable_detr"):
+        for dataset in ("S01", "S06", "mean"):
+            assert f"| {dataset} | {arch} | mae | map@0.1 |" in efficiency
+    assert "| fixed |" not in efficiency  # the scratch model is the target, not a row
+
+
+def test_lowdata_notebook_says_so_on_one_fraction(one_fraction_store, tmp_path, monkeypatch):
+    """Full-data runs only: a plain message in every section, no figure, no error."""
+    monkeypatch.setenv("DETBENCH_STORE", str(one_fraction_store))
+    monkeypatch.setenv("DETBENCH_REPLICATES", "5")
+    nb = _execute(LOWDATA, tmp_path)
+    message = "This store holds runs of one training fraction only (1): there is no learning curve"
+    sections = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("if ")]
+    assert len(sections) == 3 and all(message in _text(c) for c in sections)
+    assert _pngs(nb) == 0 and "--fractions 0.1,0.25,0.5,1.0" in _text(sections[0])
