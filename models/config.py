@@ -85,6 +85,17 @@ class EncoderConfig:
             if any(v < 1 or v % 2 != 1 for k in self.kernel_sizes for v in as_triple(k, "a kernel size")):
                 raise ValueError(f"kernel sizes must be odd, got {self.kernel_sizes}")
 
+    def with_leading_blocks(self, leading: Sequence[int] | None) -> EncoderConfig:
+        """This encoder with the first stages' block counts replaced by ``leading`` (the rest keep the kind's
+        default); ``None`` or empty leaves it unchanged. Laptop profiles use it for a shallower ResEnc."""
+        if not leading:
+            return self
+        if any(int(b) < 1 for b in leading) or len(leading) > len(self.features):
+            raise ValueError(f"blocks per stage must be >= 1 and at most {len(self.features)} stages, got {leading}")
+        default = PLAIN_CONVS_PER_STAGE if self.kind == "plain" else RESENC_L_BLOCKS
+        current = self.blocks if self.blocks is not None else default[: len(self.features)]
+        return replace(self, blocks=tuple(int(b) for b in leading) + tuple(current[len(leading) :]))
+
     @property
     def num_stages(self) -> int:
         return self.n_stages if self.n_stages is not None else len(self.features)

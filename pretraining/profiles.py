@@ -42,6 +42,7 @@ class PretrainingProfile:
     batch_size_plain: int
     width_multiplier: float = 1.0
     n_stages: int | None = None
+    resenc_blocks: tuple[int, ...] | None = None  # first ResEnc stages' blocks (None: ResEnc-L's)
     lr: float = 1e-2
     momentum: float = 0.99
     nesterov: bool = True
@@ -112,6 +113,7 @@ CPU = PRETRAINING_PROFILES.register(
         # the fine-tuning profile's encoder, so the pre-trained encoder is the one its detectors build
         width_multiplier=TRAINING_PROFILES.get("cpu").width_multiplier,
         n_stages=TRAINING_PROFILES.get("cpu").n_stages,
+        resenc_blocks=TRAINING_PROFILES.get("cpu").resenc_blocks,
         corpus_scale="small",
         corpus_cases=16,
     ),
@@ -129,6 +131,7 @@ TINY = PRETRAINING_PROFILES.register(
         batch_size_plain=2,
         width_multiplier=TRAINING_PROFILES.get("tiny").width_multiplier,
         n_stages=TRAINING_PROFILES.get("tiny").n_stages,
+        resenc_blocks=TRAINING_PROFILES.get("tiny").resenc_blocks,
         corpus_scale="tiny",
         corpus_cases=4,
     ),

@@ -142,9 +142,10 @@ def encoder_config_for(encoder: str, profile: PretrainingProfile, in_channels: i
     """The encoder a profile pre-trains: the paper's fixed architecture at the profile's width and depth."""
     from models.config import EncoderConfig
 
-    return EncoderConfig(
+    config = EncoderConfig(
         kind=encoder, in_channels=in_channels, width_multiplier=profile.width_multiplier, n_stages=profile.n_stages
     )
+    return config.with_leading_blocks(profile.resenc_blocks) if encoder == "resenc" else config
 
 
 class PretrainTrainer:

@@ -32,6 +32,8 @@ class TrainingProfile:
     detr_restart_warmup_iterations: int
     width_multiplier: float = 1.0
     n_stages: int | None = None  # None: the paper's six encoder stages
+    # residual blocks of the first ResEnc stages (the rest keep ResEnc-L's 1, 3, 4, 6, 6, 6); None: ResEnc-L
+    resenc_blocks: tuple[int, ...] | None = None
     num_workers: int = 4
     inference_overlap: float = 0.5  # sliding-window overlap at test time (nnDetection: 0.5)
     default_plan: str = "exact"  # on `default` preprocessing: "exact" plan, or patch "capped" to this budget

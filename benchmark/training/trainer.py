@@ -174,6 +174,8 @@ def build_model_for(
         width_multiplier=profile.width_multiplier,
         **shape,  # type: ignore[arg-type]
     )
+    if config.encoder.kind == "resenc":  # the profile may use a shallower ResEnc (cpu: fewer blocks per stage)
+        config = config.with_encoder(blocks=config.encoder.with_leading_blocks(profile.resenc_blocks).blocks)
     if pretrained is not None:
         config = detector_config_for_checkpoint(cfg.architecture, pretrained, in_channels, num_classes)
     if family_of(cfg.architecture) == "retina_unet":

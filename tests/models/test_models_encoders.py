@@ -122,3 +122,20 @@ def test_config_shapes_and_validation():
         EncoderConfig(n_stages=7)
     with pytest.raises(ValueError, match="width_multiplier"):
         EncoderConfig(width_multiplier=0)
+
+
+def test_leading_blocks_replace_only_the_first_stages():
+    from models.config import RESENC_L_BLOCKS, EncoderConfig
+
+    enc = EncoderConfig(kind="resenc", n_stages=4)
+    assert enc.stage_blocks == RESENC_L_BLOCKS[:4]
+    shallow = enc.with_leading_blocks((1, 1, 2, 2))
+    assert shallow.stage_blocks == (1, 1, 2, 2) and shallow.blocks == (1, 1, 2, 2, 6, 6)
+    assert enc.with_leading_blocks(None) is enc and enc.with_leading_blocks(()) is enc
+    assert sum(p.numel() for p in build_encoder(shallow).parameters()) < sum(
+        p.numel() for p in build_encoder(enc).parameters()
+    )
+    with pytest.raises(ValueError, match="blocks per stage must be >= 1"):
+        enc.with_leading_blocks((1, 0))
+    with pytest.raises(ValueError, match="at most 6 stages"):
+        enc.with_leading_blocks((1,) * 7)

@@ -85,3 +85,20 @@ def test_device_resolution():
             resolve_device("cuda")
     with pytest.raises(ValueError, match="Valid: auto, cpu, cuda"):
         TrainConfig("a", "b", device="tpu")
+
+
+@pytest.mark.parametrize("profile", ["cpu", "tiny"])
+def test_resenc_detectors_have_the_profiles_blocks_per_stage(preprocessed, tmp_path, profile):
+    """The laptop profiles may train a shallower ResEnc (``resenc_blocks``); the plain encoder is unaffected."""
+    from benchmark.training.profiles import PROFILES
+    from models.config import EncoderConfig
+
+    p = PROFILES.get(profile)
+    want = EncoderConfig(kind="resenc", n_stages=p.n_stages).with_leading_blocks(p.resenc_blocks).stage_blocks
+    for arch in ("resenc_retina_unet", "resenc_deformable_detr"):
+        trainer = Trainer(TrainConfig(str(preprocessed), str(tmp_path / arch), architecture=arch, profile=profile,
+                                      device="cpu", progress=False))
+        assert trainer.model.config.encoder.stage_blocks == want
+    plain = Trainer(TrainConfig(str(preprocessed), str(tmp_path / "plain"), profile=profile, device="cpu",
+                                progress=False))
+    assert plain.model.config.encoder.stage_blocks == (2,) * p.n_stages
