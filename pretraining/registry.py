@@ -216,6 +216,7 @@ def resolve_pretrained(
 
     final = source.checkpoint
     if final.is_file() and sidecar_path(final).is_file():
+        _check_cached_encoder(sidecar_path(final), _encoder_of(architecture), profile)
         return source
     PRETRAINING_PROFILES.get(profile)  # a fine-tuning profile without a pre-training counterpart fails here
     from pretraining.trainer import PretrainConfig, pretrain
@@ -239,3 +240,34 @@ def resolve_pretrained(
     if not result.finished:  # pragma: no cover - pretrain without max_steps always finishes
         raise RuntimeError(f"the pre-training in {source.path} did not finish")
     return source
+
+
+def _check_cached_encoder(sidecar: Path, encoder: str, profile: str) -> None:
+    """Refuse a cached synthetic pre-training whose encoder is not the one ``profile`` builds today (e.g. made
+    before a laptop profile changed its ResEnc depth): fine-tuning would silently train the old shape."""
+    import json
+
+    from pretraining.profiles import PRETRAINING_PROFILES
+    from pretraining.trainer import encoder_config_for
+
+    try:
+        raw = json.loads(sidecar.read_text(encoding="utf-8")).get("encoder", {})
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the cached pre-training's metadata {sidecar}: {exc}") from exc
+    want = encoder_config_for(encoder, PRETRAINING_PROFILES.get(profile), in_channels=1)
+    have = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k != "in_channels"}
+    try:
+        from models.config import EncoderConfig
+
+        cached = EncoderConfig(**{**have, "in_channels": 1})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the cached pre-training {sidecar.parent} has an unreadable encoder config: {exc}") from exc
+    shape = ("kind", "stage_features", "stage_blocks", "stage_strides_3d")
+    if any(getattr(cached, k) != getattr(want, k) for k in shape):
+        raise ValueError(
+            f"the cached pre-training in {sidecar.parent} has another encoder than profile {profile!r} builds now "
+            f"(blocks {cached.stage_blocks} vs {want.stage_blocks}, features {cached.stage_features} vs "
+            f"{want.stage_features}); it was made by an earlier version. Delete that folder to pre-train again, "
+            "or pass another --pretrained-cache"
+        )
+

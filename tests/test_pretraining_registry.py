@@ -79,3 +79,29 @@ def test_run_grid_leaves_out_ssl_on_plain_encoders():
         ("S06", "resenc_retina_unet", "fixed"),
         ("S06", "resenc_retina_unet", "mae"),
     ]
+
+
+def test_a_cached_pre_training_of_another_encoder_shape_is_refused(tmp_path, monkeypatch):
+    """A cache made before a profile changed its encoder (here: ResEnc blocks) is not silently fine-tuned."""
+    from dataclasses import asdict
+
+    import pretraining.profiles as pre_profiles
+    from models.encoders import build_encoder
+    from pretraining.checkpoint import PretrainedCheckpoint, save_checkpoint
+    from pretraining.registry import resolve_pretrained, weights_source
+    from pretraining.trainer import encoder_config_for
+
+    monkeypatch.setenv("DETBENCH_WEIGHTS", str(tmp_path / "weights"))
+    mae = PRETRAINING.get("mae")
+    source = weights_source(mae, "resenc_retina_unet", "tiny", cache_dir=tmp_path / "cache")
+    today = encoder_config_for("resenc", pre_profiles.PRETRAINING_PROFILES.get("tiny"), in_channels=1)
+
+    def cache(config):
+        weights = {k: v.detach().clone() for k, v in build_encoder(config).state_dict().items()}
+        save_checkpoint(source.checkpoint, PretrainedCheckpoint("mae", asdict(config), weights, data={"corpus": "t"}))
+
+    cache(today)
+    assert resolve_pretrained(mae, "resenc_retina_unet", "tiny", cache_dir=tmp_path / "cache", progress=False) == source
+    cache(today.with_leading_blocks(tuple(b + 1 for b in today.stage_blocks)))
+    with pytest.raises(ValueError, match="has another encoder than profile 'tiny' builds now.*Delete that folder"):
+        resolve_pretrained(mae, "resenc_retina_unet", "tiny", cache_dir=tmp_path / "cache", progress=False)
