@@ -328,7 +328,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     """Run (or resume) the experiment of ``cfg`` and score it on the test split."""
     from benchmark.data.format import PreparedDataset
     from benchmark.inference.bundle import write_predictor
-    from benchmark.inference.postprocessing import PostprocessingParams, tune_postprocessing
+    from benchmark.inference.postprocessing import PostprocessingParams
     from benchmark.inference.predict import predict_preprocessed, to_prepared_frame
     from benchmark.inference.sliding_window import InferenceConfig
     from benchmark.metrics import (
@@ -422,9 +422,22 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     splits = dataset.splits
     val_ids = list(splits.fold(cfg.fold)["val"] if cfg.fold is not None else splits.val)
     test_ids = splits.fold(cfg.fold).get("test", splits.test) if cfg.fold is not None else splits.test
+    window_selection = None
     if val_ids:
-        val_pred = predict_preprocessed(model, data, val_ids, inference, cfg.progress)
-        params, val_map = tune_postprocessing(val_pred, _ground_truth_preprocessed(data, val_ids), dataset.meta.classes)
+        from benchmark.inference.window_selection import candidate_patches, select_window
+
+        patches = candidate_patches(
+            trainer.patch_size, profile.inference_patch_scales, model.config.encoder.total_stride
+        )
+        choice = select_window(
+            lambda config: predict_preprocessed(model, data, val_ids, config, cfg.progress),
+            _ground_truth_preprocessed(data, val_ids),
+            dataset.meta.classes,
+            inference,
+            patches,
+        )
+        inference, params, val_map = choice.inference, choice.params, choice.val_map
+        window_selection = choice.record()
         postprocessing_source = "tuned on the validation split"
     else:  # e.g. LUNA16's 9-0-1 scheme: no validation set, the post-processing keeps the training defaults
         params, val_map = PostprocessingParams(), None
@@ -459,6 +472,11 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         "validation_map@0.1": val_map,
         "postprocessing_source": postprocessing_source,
         "postprocessing": asdict(params),
+        "inference": {
+            "patch_size": [int(p) for p in inference.patch_size],
+            "overlap": inference.overlap,
+            "window_selection": window_selection,
+        },
         "predictions": str(prediction_file),
         "protocol_tables": str(protocol_tables) if protocol_tables is not None else None,
         "training": {
