@@ -80,10 +80,13 @@ def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
         f"{runnable:.0f} to run in this build ({len(plan.done)} cell(s) already done). Step times are "
         "assumptions (benchmark/grid/estimates.py), iteration counts the profile's."
     )
-    if cfg.executor == "local":
-        wall = wall_seconds(cfg, plan.estimated_seconds(), len(plan.todo))
+    if cfg.executor == "local":  # the cells this build runs, one at a time, then as many at once as run together
+        to_run = [plan.estimates.get(c.id) for c in plan.todo if state(c) == "to run"]
+        known = [float(v) for v in to_run if v is not None]
+        seconds = float(sum(known)) + plan.twin_seconds if len(known) == len(to_run) else None
         lines.append(
             f"estimated time on this machine ({parallel_text(cfg) or 'one cell at a time'}): "
-            f"{format_duration(wall)} for the cells to run (benchmark/estimates.py)"
+            f"{format_duration(wall_seconds(cfg, seconds, len(to_run)))} for the {len(to_run)} cell(s) to run "
+            "(benchmark/estimates.py)"
         )
     return "\n".join(lines)
