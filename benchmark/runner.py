@@ -48,6 +48,7 @@ class SuiteConfig:
     exclude: tuple[str, ...] = ()
     executor: str = "local"  # local | slurm
     gpus: tuple[str, ...] = ()  # local: one cell per listed GPU at a time (subprocesses)
+    jobs: int = 1  # local on CPU: cells at a time; above 1 each runs in a subprocess (benchmark.grid.executors)
     stale_after: float = 600.0  # seconds without heartbeat after which another runner may take a cell over
     slurm_folder: str | None = None  # submitit's job folder (default STORE/grid/slurm)
     slurm_partition: str | None = None
@@ -175,6 +176,36 @@ def plan_suite(cfg: SuiteConfig):  # noqa: ANN201 - benchmark.grid.cells.GridPla
     return build_plan(cfg)
 
 
+def parallel_cells(cfg: SuiteConfig) -> int:
+    """How many cells the executor runs at a time: one per GPU with ``--gpus``, else ``--jobs``."""
+    return len(cfg.gpus) if cfg.gpus else max(1, cfg.jobs)
+
+
+def parallel_text(cfg: SuiteConfig) -> str:
+    """``on GPUs 0,1`` / ``2 cells at a time on CPU`` / ``''`` (one cell at a time, in this process)."""
+    if cfg.executor != "local":
+        return ""
+    if cfg.gpus:
+        return f"on GPUs {','.join(cfg.gpus)}"
+    return f"{cfg.jobs} cells at a time on CPU" if cfg.jobs > 1 else ""
+
+
+def wall_seconds(cfg: SuiteConfig, seconds: float | None, cells: int) -> float | None:
+    """The wall time of ``seconds`` of one-at-a-time work run ``parallel_cells`` at a time on this machine.
+
+    Divided by the cells that can run at once: no more than there are cells, and on CPU no more than the cores
+    (a --jobs above the core count shares them). Dependencies (pre-training first) make it a lower bound.
+    """
+    if seconds is None:
+        return None
+    if cfg.executor != "local":
+        return seconds
+    import os
+
+    width = parallel_cells(cfg) if cfg.gpus else min(parallel_cells(cfg), os.cpu_count() or 1)
+    return seconds / max(1, min(width, cells))
+
+
 def _say(out: TextIO | None, text: str) -> None:
     if out is None:
         return
@@ -209,12 +240,14 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
     n_ft = len(plan.finetune)
     todo_ft = len([c for c in plan.todo if c.key is not None])
     pre = f", {len(plan.pretrain)} pre-training cell(s)" if plan.pretrain else ""
+    parallel = parallel_text(cfg)
     _say(
         out,
         f"plan: {n_ft} experiment(s) ({todo_ft} to run, {n_ft - todo_ft} already in the store){pre}, "
         f"profile {cfg.profile}, seed(s) {','.join(map(str, training_seeds(cfg)))}; results -> {cfg.store}, "
         f"run folders -> {cfg.runs}; "
-        f"estimated time {format_duration(plan.estimated_seconds())}",
+        f"estimated time {format_duration(wall_seconds(cfg, plan.estimated_seconds(), len(plan.todo)))}"
+        + (f" ({parallel})" if parallel else ""),
     )
     for row, why in plan.skipped_rows:
         _say(out, f"skip row {row}: {why}")
@@ -230,6 +263,17 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
         from benchmark.grid.executors import run_gpu_pool
 
         run_gpu_pool(cfg, plan, tuple(cfg.gpus), lambda cell, o: _record(result, cell, o, out))
+    elif cfg.jobs > 1:
+        from benchmark.grid.executors import cpu_threads, run_cpu_pool
+        from benchmark.grid.records import log_path
+
+        threads = cpu_threads(cfg.profile)
+        _say(
+            out,
+            f"running {cfg.jobs} cells at a time on CPU, each in a subprocess with {threads} thread(s); "
+            f"their output goes to {log_path(cfg.store, 'CELL').parent}",
+        )
+        run_cpu_pool(cfg, plan, cfg.jobs, lambda cell, o: _record(result, cell, o, out))
     else:
         _run_sequential(cfg, plan, result, out)
     finished = not result.unfinished and not result.failed and not result.remaining

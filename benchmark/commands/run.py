@@ -16,6 +16,8 @@ The grid (docs/grid.md): by default the paper's 20 model rows (rows whose pre-tr
 named and skipped), one pre-training cell per (method, encoder) before the fine-tuning cells that need it.
 --only/--exclude select cells (e.g. --only arch=retina_unet,pretraining=fixed); --dry-run prints every cell,
 its dependency and the GPU-hours estimated from the profile's iterations. --gpus 0,1 runs one cell per GPU;
+--jobs 2 runs two cells at a time on CPU, each in a subprocess with the profile's threads (the cpu profile: one),
+which uses both cores of a two-core laptop;
 --executor slurm submits job arrays through submitit (with --dry-run: writes the sbatch scripts into
 --slurm-dir). --folds 0,1,2 (or all) runs every cell once per cross-validation fold where the dataset has
 folds (S06/D06: 10, S07/D07 and S08/D08: 5); datasets without folds run their official split once, as the plan
@@ -75,6 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", default="local", choices=("local", "slurm"), help="who runs cells")
     parser.add_argument("--gpus", default=None, help="local executor: GPU ids, one cell per GPU at a time (0,1)")
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="local executor on CPU: cells at a time, each in a subprocess (default 1; 2 on a two-core laptop)",
+    )
+    parser.add_argument(
         "--slurm-dir", default=None, help="slurm: job folder; with --dry-run the folder for the sbatch scripts"
     )
     parser.add_argument("--slurm-partition", default=None, help="slurm: partition")
@@ -95,6 +103,27 @@ def _gpu_list(checks, text: str | None) -> tuple[str, ...]:  # noqa: ANN001
         checks.add(f"--gpus {text!r}: give distinct GPU ids >= 0, e.g. --gpus 0,1")
         return ()
     return gpus
+
+
+def _check_jobs(checks, args) -> None:  # noqa: ANN001
+    """--jobs: >= 1, local executor, CPU only, not with --gpus (the GPU list sets the parallelism)."""
+    import os
+    import sys
+
+    checks.at_least(args.jobs, "--jobs")
+    if args.jobs is None or args.jobs <= 1:
+        return
+    if args.executor != "local":
+        checks.add("--jobs is for --executor local; SLURM runs every cell as its own job")
+    elif args.gpus is not None:
+        checks.add("--jobs with --gpus: the GPU list sets the parallelism (one cell per GPU); give one of them")
+    elif args.device == "cuda":
+        checks.add("--jobs runs cells on CPU; for GPUs give --gpus 0,1 (one cell per GPU) instead")
+    elif args.jobs > (os.cpu_count() or 1):
+        print(
+            f"warning: --jobs {args.jobs} is more than the {os.cpu_count()} CPU core(s): the cells will share cores",
+            file=sys.stderr,
+        )
 
 
 def _check_grid(checks, args) -> tuple[tuple[str, ...], tuple[str, ...]]:  # noqa: ANN001
@@ -121,6 +150,7 @@ def _check_grid(checks, args) -> tuple[tuple[str, ...], tuple[str, ...]]:  # noq
             for name in f.values.get("dataset", ()):
                 checks.lookup(get_dataset, name, flag)
     checks.at_least(args.stale_after, "--stale-after", 60)
+    _check_jobs(checks, args)
     if args.executor == "slurm":
         if args.gpus is not None:
             checks.add("--gpus is for --executor local; SLURM gives every cell its own GPU(s)")
@@ -226,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
         exclude=tuple(args.exclude),
         executor=args.executor,
         gpus=gpus,
+        jobs=args.jobs,
         stale_after=float(args.stale_after),
         slurm_folder=args.slurm_dir,
         slurm_partition=args.slurm_partition,

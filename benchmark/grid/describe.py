@@ -22,9 +22,10 @@ def _axes_text(key) -> str:  # noqa: ANN001 - RunKey
 
 def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
     """One line per cell (state, GPU-hours, dependency), a per-row table and the GPU-hour totals."""
+    from benchmark.estimates import format_duration
     from benchmark.grid.cells import suite_datasets
     from benchmark.grid.folds import dataset_folds, fold_notes
-    from benchmark.runner import training_seeds
+    from benchmark.runner import parallel_text, training_seeds, wall_seconds
 
     unavailable = {str(r): why for r, why in plan.skipped_rows}
     rows = sorted({c.row for c in plan.finetune}, key=lambda r: [c.row for c in plan.finetune].index(r))
@@ -41,7 +42,7 @@ def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
     lines = [
         f"dry run: suite {cfg.suite} ({', '.join(datasets)}), profile {cfg.profile}, "
         f"seed(s) {','.join(map(str, training_seeds(cfg)))}, executor {cfg.executor}"
-        + (f" on GPUs {','.join(cfg.gpus)}" if cfg.gpus else ""),
+        + (f" {parallel_text(cfg)}" if cfg.gpus else f", {parallel_text(cfg)}" if parallel_text(cfg) else ""),
         "folds: "
         + (
             "official splits (no --folds)"
@@ -79,4 +80,13 @@ def plan_text(cfg: SuiteConfig, plan: GridPlan) -> str:
         f"{runnable:.0f} to run in this build ({len(plan.done)} cell(s) already done). Step times are "
         "assumptions (benchmark/grid/estimates.py), iteration counts the profile's."
     )
+    if cfg.executor == "local":  # the cells this build runs, one at a time, then as many at once as run together
+        to_run = [plan.estimates.get(c.id) for c in plan.todo if state(c) == "to run"]
+        known = [float(v) for v in to_run if v is not None]
+        seconds = float(sum(known)) + plan.twin_seconds if len(known) == len(to_run) else None
+        lines.append(
+            f"estimated time on this machine ({parallel_text(cfg) or 'one cell at a time'}): "
+            f"{format_duration(wall_seconds(cfg, seconds, len(to_run)))} for the {len(to_run)} cell(s) to run "
+            "(benchmark/estimates.py)"
+        )
     return "\n".join(lines)

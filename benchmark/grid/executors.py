@@ -1,13 +1,17 @@
 """Executors: who runs the cells of a plan. All of them end in :func:`benchmark.grid.execute.run_cell_job`.
 
 * ``local`` (default): one cell after the other in this process.
-* ``local`` with ``--gpus 0,1``: one cell per GPU at a time, each in a subprocess
-  (``python -m benchmark.grid.worker``) with ``CUDA_VISIBLE_DEVICES`` set to its GPU and its output in the
-  cell's log; a cell starts once its dependencies are done.
+* ``local`` with ``--gpus 0,1`` or ``--jobs N``: a pool of slots (:func:`run_pool`), one cell per slot at a
+  time, each in a subprocess (``python -m benchmark.grid.worker``) with its output in the cell's log; a cell
+  starts once its dependencies are done. A GPU slot sets ``CUDA_VISIBLE_DEVICES`` to its GPU; a CPU slot hides
+  the GPUs and sets ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` to the profile's
+  ``num_threads`` (or 1), so N workers use N cores rather than N times every core.
 * ``slurm``: :mod:`benchmark.grid.slurm` (submitit job arrays with dependencies).
 
 Cells claimed by another runner are left to it (reported as remaining); cells whose dependency failed are
 reported as blocked. ``report`` receives every :class:`~benchmark.grid.execute.Outcome` as it happens.
+Shared preparation (a twin's generation, a dataset's preprocessing, a pre-training checkpoint) is under
+:func:`benchmark.grid.locks.shared_lock` inside the cell code, so two slots needing it wait for each other.
 """
 
 from __future__ import annotations
@@ -18,15 +22,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.grid.cells import Cell, GridPlan
 from benchmark.grid.execute import BLOCKED, FAILED, Outcome, run_cell_job
 from benchmark.runner import SuiteConfig
 
-__all__ = ["run_gpu_pool", "run_local"]
+__all__ = ["Slot", "cpu_slots", "cpu_threads", "gpu_slots", "run_cpu_pool", "run_gpu_pool", "run_local", "run_pool"]
 
 Report = Callable[[Cell, Outcome], None]
+#: The module a pool's subprocesses run (``python -m WORKER JOB.json``); the tests put a stand-in here.
+WORKER = "benchmark.grid.worker"
 
 
 def run_local(cfg: SuiteConfig, plan: GridPlan, report: Report, before: Callable[[Cell], None] | None = None) -> None:
@@ -38,25 +45,78 @@ def run_local(cfg: SuiteConfig, plan: GridPlan, report: Report, before: Callable
         report(cell, run_cell_job(cfg, cell, tuple(by_id[d] for d in cell.deps)))
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One place a pool runs a cell: its name in messages and the environment its worker subprocess gets."""
+
+    name: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def gpu_slots(gpus: tuple[str, ...]) -> list[Slot]:
+    """One slot per GPU id: the worker sees only that GPU."""
+    return [Slot(f"GPU {g}", (("CUDA_VISIBLE_DEVICES", g),)) for g in gpus]
+
+
+def cpu_threads(profile: str) -> int:
+    """Threads per CPU worker: the profile's ``num_threads`` (``cpu``: 1), or 1 when the profile leaves it open."""
+    from benchmark.training.profiles import PROFILES
+
+    return PROFILES.get(profile).num_threads or 1
+
+
+def cpu_slots(jobs: int, threads: int = 1) -> list[Slot]:
+    """``jobs`` CPU slots: no GPU visible, and ``threads`` threads for OpenMP, MKL and OpenBLAS (hence torch)."""
+    env = (
+        ("CUDA_VISIBLE_DEVICES", ""),
+        ("OMP_NUM_THREADS", str(threads)),
+        ("MKL_NUM_THREADS", str(threads)),
+        ("OPENBLAS_NUM_THREADS", str(threads)),
+    )
+    return [Slot(f"CPU {i}", env) for i in range(jobs)]
+
+
 def run_gpu_pool(cfg: SuiteConfig, plan: GridPlan, gpus: tuple[str, ...], report: Report, poll: float = 1.0) -> None:
-    """One worker subprocess per GPU at a time; dependencies first; every outcome reported."""
+    """One worker subprocess per GPU at a time (:func:`run_pool` over :func:`gpu_slots`)."""
+    run_pool(cfg, plan, gpu_slots(gpus), report, poll)
+
+
+def run_cpu_pool(cfg: SuiteConfig, plan: GridPlan, jobs: int, report: Report, poll: float = 1.0) -> None:
+    """Up to ``jobs`` worker subprocesses on CPU at a time (:func:`run_pool` over :func:`cpu_slots`)."""
+    run_pool(cfg, plan, cpu_slots(jobs, cpu_threads(cfg.profile)), report, poll)
+
+
+def run_pool(
+    cfg: SuiteConfig,
+    plan: GridPlan,
+    slots: list[Slot],
+    report: Report,
+    poll: float = 1.0,
+    worker: str | None = None,
+) -> None:
+    """One worker subprocess per slot at a time; dependencies first; every outcome reported.
+
+    ``worker`` is the module the subprocesses run (default :data:`WORKER`, ``python -m WORKER JOB.json``).
+    """
     from benchmark.grid import records
     from benchmark.grid.worker import job_record
 
+    if not slots:
+        raise ValueError("a pool needs at least one slot")
     by_id = plan.by_id()
     jobs_dir = records.grid_dir(cfg.store) / "jobs" / f"local-{os.getpid()}-{int(time.time())}"
     results = jobs_dir / "results"
     results.mkdir(parents=True, exist_ok=True)
     pending = list(plan.todo)
     outcome_of: dict[str, str] = {c.id: "done" for c in plan.cells if c.id in plan.done}
-    running: dict[str, tuple[subprocess.Popen, Cell]] = {}
-    free = list(gpus)
+    running: dict[int, tuple[subprocess.Popen, Cell]] = {}  # slot index -> its worker and cell
+    free = list(range(len(slots)))
     while pending or running:
-        for gpu, (proc, cell) in list(running.items()):
+        for index, (proc, cell) in list(running.items()):
             if proc.poll() is None:
                 continue
-            del running[gpu]
-            free.append(gpu)
+            del running[index]
+            free.append(index)
             found = records.read_json(results / f"{cell.id}.json")
             outcome = (
                 Outcome(**found)
@@ -72,6 +132,7 @@ def run_gpu_pool(cfg: SuiteConfig, plan: GridPlan, gpus: tuple[str, ...], report
                 records.record_failure(cfg.store, cell, outcome.message, Path(outcome.log or ""))
             outcome_of[cell.id] = outcome.status
             report(cell, outcome)
+        free.sort()
         for cell in list(pending):
             if not free:
                 break
@@ -84,19 +145,21 @@ def run_gpu_pool(cfg: SuiteConfig, plan: GridPlan, gpus: tuple[str, ...], report
             if any(s is None for s in states):
                 continue  # dependency still queued or running
             pending.remove(cell)
-            gpu = free.pop(0)
+            index = free.pop(0)
             job = jobs_dir / f"{cell.id}.json"
             job.write_text(json.dumps(job_record(cfg, [cell], by_id, results)))
             log = records.log_path(cfg.store, cell.id)
             log.parent.mkdir(parents=True, exist_ok=True)
-            env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
+            env = {**os.environ, **dict(slots[index].env)}
             with open(log, "a") as fh:
+                fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {cell.id} on {slots[index].name}\n")
+                fh.flush()
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "benchmark.grid.worker", str(job)],
+                    [sys.executable, "-m", worker or WORKER, str(job)],
                     stdout=fh,
                     stderr=subprocess.STDOUT,
                     env=env,
                 )
-            running[gpu] = (proc, cell)
+            running[index] = (proc, cell)
         if running:
             time.sleep(poll)
