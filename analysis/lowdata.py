@@ -289,13 +289,23 @@ def learning_curve_figure(curves: pd.DataFrame):  # noqa: ANN201 - matplotlib Fi
             g = g.sort_values("fraction")
             (line,) = ax.plot(g["fraction"], 100 * g["value"], marker="o", label=f"{arch} / {pre}")
             ax.fill_between(g["fraction"], 100 * g["lo"], 100 * g["hi"], color=line.get_color(), alpha=0.15)
-        ax.set_xscale("log")
-        ax.set_title(f"{dataset}: {metric}")
-        ax.set_xlabel("training fraction")
-        ax.set_ylabel(f"{metric} (%)")
-    for ax in axes[len(panels):]:
+        _label_panel(ax, dataset, metric, f"{metric} (%)")
+    return _finish_panels(fig, axes, len(panels))
+
+
+def _label_panel(ax, dataset: str, metric: str, ylabel: str) -> None:  # noqa: ANN001 - matplotlib Axes
+    """Log fraction axis, title and axis labels of one (dataset, metric) panel."""
+    ax.set_xscale("log")
+    ax.set_title(f"{dataset}: {metric}")
+    ax.set_xlabel("training fraction")
+    ax.set_ylabel(ylabel)
+
+
+def _finish_panels(fig, axes, n_panels: int):  # noqa: ANN001, ANN202 - matplotlib Figure and Axes
+    """Hide the unused cells of the panel grid, put the legend on the first panel, lay the figure out."""
+    for ax in axes[n_panels:]:
         ax.set_visible(False)
-    if panels:
+    if n_panels:
         axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -328,16 +338,8 @@ def gain_figure(gains: pd.DataFrame):  # noqa: ANN201 - matplotlib Figure
             ax.errorbar(g["fraction"].to_numpy() * dodge, y, yerr=np.clip(err, 0, None), marker="o", capsize=3,
                         label=f"{arch} / {pre}")
         ax.axhline(0.0, color="grey", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.set_title(f"{dataset}: {metric}")
-        ax.set_xlabel("training fraction")
-        ax.set_ylabel(f"gain over {SCRATCH} (% points)")
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
-    if panels:
-        axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+        _label_panel(ax, dataset, metric, f"gain over {SCRATCH} (% points)")
+    return _finish_panels(fig, axes, len(panels))
 
 
 def write_lowdata(

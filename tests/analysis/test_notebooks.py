@@ -77,15 +77,21 @@ def test_compare_notebook_compares_real_datasets_only(mixed_store, tmp_path, mon
     assert "retina_unet__mae" in ranks and "D01" in ranks and "S0" not in ranks
 
 
+def _execute_on_store(name, store, tmp_path, monkeypatch):
+    """Check that the store path sits in the first cell, run the notebook on ``store`` (20 replicates) and
+    return it with everything its code cells displayed."""
+    first = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))["cells"][0]
+    assert first["cell_type"] == "code" and "STORE =" in "".join(first["source"])
+    monkeypatch.setenv("DETBENCH_STORE", str(store))
+    monkeypatch.setenv("DETBENCH_REPLICATES", "20")
+    nb = _execute(name, tmp_path)
+    return nb, "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+
+
 def test_paper_notebook_reproduces_tables_and_figures(tiny_store, tmp_path, monkeypatch):
     """Store path in the first cell (overridden by DETBENCH_STORE); Table 2/3 layouts, Fig. 2/3 and the
     challengeR-style statistics are shown inline."""
-    first = json.loads((NOTEBOOKS / PAPER).read_text(encoding="utf-8"))["cells"][0]
-    assert first["cell_type"] == "code" and "STORE =" in "".join(first["source"])
-    monkeypatch.setenv("DETBENCH_STORE", str(tiny_store))
-    monkeypatch.setenv("DETBENCH_REPLICATES", "20")
-    nb = _execute(PAPER, tmp_path)
-    shown = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    nb, shown = _execute_on_store(PAPER, tiny_store, tmp_path, monkeypatch)
     assert "**map@0.1**" in shown and "**froc@0.1**" in shown  # both Table 2 layouts
     assert "Mean Rank" in shown and "rank_then_aggregate" in shown
     pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
@@ -102,12 +108,7 @@ def _pngs(nb) -> int:
 def test_lowdata_notebook_shows_curves_gains_and_label_efficiency(fraction_store, tmp_path, monkeypatch):
     """A store of 2 datasets x 2 ResEnc detectors x {fixed, mae} x 4 fractions: the learning-curve and gain
     figures, and the three tables with the pre-trained rows; the store path sits in the first cell."""
-    first = json.loads((NOTEBOOKS / LOWDATA).read_text(encoding="utf-8"))["cells"][0]
-    assert first["cell_type"] == "code" and "STORE =" in "".join(first["source"])
-    monkeypatch.setenv("DETBENCH_STORE", str(fraction_store))
-    monkeypatch.setenv("DETBENCH_REPLICATES", "20")
-    nb = _execute(LOWDATA, tmp_path)
-    shown = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    nb, shown = _execute_on_store(LOWDATA, fraction_store, tmp_path, monkeypatch)
     assert "training fractions 0.1, 0.25, 0.5, 1" in shown and "one training fraction only" not in shown
     assert _pngs(nb) == 2  # the learning curves and the gain per fraction
     assert "Learning curves (value [95% bootstrap band], in %)" in shown
