@@ -26,6 +26,20 @@ def test_anchor_grid_layout_and_level_scaling():
     torch.testing.assert_close(level1[1], torch.tensor([0.0, 2.0, 1.0, 8.0, 6.0, 7.0]))
 
 
+def test_anchor_grids_are_cached_per_shape_and_equal_fresh_ones():
+    """Repeated calls return the cached grids, bitwise equal to a fresh generator's; new shapes get new grids."""
+    sizes, strides = ((2.0, 4.0), (2.0, 3.0), (3.0,)), (4, 8)
+    gen = AnchorGenerator(sizes, strides)
+    first = gen([(2, 3, 1), (1, 2, 1)])
+    again = gen([(2, 3, 1), (1, 2, 1)])
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    fresh = AnchorGenerator(sizes, strides)([(2, 3, 1), (1, 2, 1)])
+    assert all(torch.equal(a, b) for a, b in zip(first, fresh, strict=True))
+    other = gen([(1, 1, 1), (1, 1, 1)])
+    assert other[0].shape == (1 * 4, 6) and torch.equal(other[0], AnchorGenerator(sizes, strides)([(1, 1, 1)])[0])
+    assert gen([(2, 3, 1), (1, 2, 1)])[0] is first[0]
+
+
 def test_box_coder_roundtrip():
     coder = BoxCoder((1.0, 1.0, 1.0, 2.0, 2.0, 2.0))
     anchors = torch.tensor([[0.0, 0, 0, 8, 8, 8], [10.0, 4, 2, 14, 20, 6]])
