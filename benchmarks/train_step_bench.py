@@ -7,7 +7,9 @@ A step of :class:`benchmark.training.trainer.Trainer` is split into the phases i
 * ``forward``: the network's ``forward`` (encoder, decoder / transformer, heads, anchors);
 * ``loss``: the rest of ``compute_loss`` (matching, targets, classification / box / segmentation losses);
 * ``backward``: ``loss.backward()``;
-* ``optimizer``: gradient unscaling and clipping, the optimiser step and reading the losses back.
+* ``optimizer``: gradient unscaling and clipping, the optimiser step and reading the losses back;
+* ``total`` (wall) and ``cpu``: the main thread's CPU milliseconds of the step (``time.thread_time``), which
+  depends less on other jobs of a shared machine than wall time (a background loader thread is not in it).
 
 It builds a real ``Trainer`` (the profile's patch, batch, width, stages, threads, memory format and optimiser) on
 a preprocessed dataset and runs ``--warmup`` untimed then ``--steps`` timed steps, mirroring
@@ -63,6 +65,7 @@ class _ForwardTimer:
 
 def timed_step(trainer: Trainer, batches, timer: _ForwardTimer) -> tuple[dict[str, float], dict[str, float]]:  # noqa: ANN001
     """One training step exactly as ``Trainer.train_step`` does it, timed per phase: (seconds, losses)."""
+    c0 = time.thread_time()
     t0 = time.perf_counter()
     batch = next(batches)
     trainer._apply_schedule(trainer.state.step)
@@ -82,6 +85,7 @@ def timed_step(trainer: Trainer, batches, timer: _ForwardTimer) -> tuple[dict[st
     trainer.scaler.update()
     values = {k: float(v.detach()) for k, v in losses.items()}
     t4 = time.perf_counter()
+    cpu = time.thread_time() - c0
     trainer.state.step += 1
     seconds = {
         "loader": t1 - t0,
@@ -89,6 +93,7 @@ def timed_step(trainer: Trainer, batches, timer: _ForwardTimer) -> tuple[dict[st
         "loss": (t2 - t1) - timer.seconds,
         "backward": t3 - t2,
         "optimizer": t4 - t3,
+        "cpu": cpu,
     }
     return seconds, values
 
@@ -142,7 +147,8 @@ def bench_architecture(
         if profiler is not None:
             profiler.disable()
     medians = {p: 1000 * statistics.median(r[p] for r in rows) for p in PHASES}
-    medians["total"] = 1000 * statistics.median(sum(r.values()) for r in rows)
+    medians["total"] = 1000 * statistics.median(sum(r[p] for p in PHASES) for r in rows)
+    medians["cpu"] = 1000 * statistics.median(r["cpu"] for r in rows)
     result = {"architecture": architecture, "ms": medians, "losses": losses, "threads": torch.get_num_threads()}
     if profiler is not None:
         text = io.StringIO()
@@ -154,11 +160,11 @@ def bench_architecture(
 
 
 def format_table(results: list[dict]) -> str:
-    """Markdown table: one row per architecture, one column per phase (median ms) and the step total."""
-    head = "| architecture | " + " | ".join(PHASES) + " | total |"
-    rule = "| --- |" + " ---: |" * (len(PHASES) + 1)
+    """Markdown table: one row per architecture, one column per phase (median ms), the step total and CPU ms."""
+    head = "| architecture | " + " | ".join(PHASES) + " | total | cpu |"
+    rule = "| --- |" + " ---: |" * (len(PHASES) + 2)
     rows = [
-        f"| {r['architecture']} | " + " | ".join(f"{r['ms'][p]:.0f}" for p in (*PHASES, "total")) + " |"
+        f"| {r['architecture']} | " + " | ".join(f"{r['ms'][p]:.0f}" for p in (*PHASES, "total", "cpu")) + " |"
         for r in results
     ]
     return "\n".join([head, rule, *rows])
@@ -178,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ops", default="", help="comma-separated architectures to run torch.profiler on (op table)")
     parser.add_argument("--losses", type=Path, help="write every step's losses per architecture to this JSON")
+    parser.add_argument("--json", type=Path, help="write the median milliseconds per architecture to this JSON")
     args = parser.parse_args(argv)
     archs = [a for a in args.arch.split(",") if a]
     profiled = {a for a in args.cprofile.split(",") if a}
@@ -207,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{results[0]['threads'] if results else '?'} torch thread(s), load average {load:.1f}, ms per step"
     )
     print(format_table(results))
+    if args.json:
+        rows = {r["architecture"]: r["ms"] for r in results}
+        args.json.write_text(json.dumps({"load": load, "steps": args.steps, "ms": rows}, indent=1), encoding="utf-8")
     if args.losses:
         payload = {r["architecture"]: [{k: repr(v) for k, v in s.items()} for s in r["losses"]] for r in results}
         args.losses.write_text(json.dumps(payload, indent=1), encoding="utf-8")
