@@ -9,7 +9,9 @@ A step of :class:`benchmark.training.trainer.Trainer` is split into the phases i
 * ``backward``: ``loss.backward()``;
 * ``optimizer``: gradient unscaling and clipping, the optimiser step and reading the losses back;
 * ``total`` (wall) and ``cpu``: the main thread's CPU milliseconds of the step (``time.thread_time``), which
-  depends less on other jobs of a shared machine than wall time (a background loader thread is not in it).
+  depends less on other jobs of a shared machine than wall time (a background loader thread is not in it);
+  ``cpu min``: its minimum over the timed steps, the least disturbed by other jobs (compare this one on a
+  busy machine).
 
 It builds a real ``Trainer`` (the profile's patch, batch, width, stages, threads, memory format and optimiser) on
 a preprocessed dataset and runs ``--warmup`` untimed then ``--steps`` timed steps, mirroring
@@ -149,6 +151,7 @@ def bench_architecture(
     medians = {p: 1000 * statistics.median(r[p] for r in rows) for p in PHASES}
     medians["total"] = 1000 * statistics.median(sum(r[p] for p in PHASES) for r in rows)
     medians["cpu"] = 1000 * statistics.median(r["cpu"] for r in rows)
+    medians["cpu min"] = 1000 * min(r["cpu"] for r in rows)
     result = {"architecture": architecture, "ms": medians, "losses": losses, "threads": torch.get_num_threads()}
     if profiler is not None:
         text = io.StringIO()
@@ -160,13 +163,11 @@ def bench_architecture(
 
 
 def format_table(results: list[dict]) -> str:
-    """Markdown table: one row per architecture, one column per phase (median ms), the step total and CPU ms."""
-    head = "| architecture | " + " | ".join(PHASES) + " | total | cpu |"
-    rule = "| --- |" + " ---: |" * (len(PHASES) + 2)
-    rows = [
-        f"| {r['architecture']} | " + " | ".join(f"{r['ms'][p]:.0f}" for p in (*PHASES, "total", "cpu")) + " |"
-        for r in results
-    ]
+    """Markdown table: one row per architecture, one column per phase (median ms), the step total, CPU ms."""
+    head = "| architecture | " + " | ".join(PHASES) + " | total | cpu | cpu min |"
+    rule = "| --- |" + " ---: |" * (len(PHASES) + 3)
+    columns = (*PHASES, "total", "cpu", "cpu min")
+    rows = [f"| {r['architecture']} | " + " | ".join(f"{r['ms'][p]:.0f}" for p in columns) + " |" for r in results]
     return "\n".join([head, rule, *rows])
 
 
