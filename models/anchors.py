@@ -36,6 +36,8 @@ class AnchorGenerator:
         self.strides = tuple(_per_axis(s) for s in strides)  # (z, y, x) per level
         grid = torch.cartesian_prod(*(torch.tensor(a, dtype=torch.float32) for a in self.sizes))
         self._base = grid.reshape(-1, 3)  # [A, 3] sizes at the first level
+        # anchors per (feature shapes, device): training asks for the same grid every step
+        self._cache: dict[tuple[tuple[tuple[int, ...], ...], str], list[Tensor]] = {}
 
     @property
     def num_anchors_per_position(self) -> int:
@@ -47,7 +49,20 @@ class AnchorGenerator:
         return self._base * torch.tensor(ratio, dtype=torch.float32)
 
     def __call__(self, shapes: Sequence[Sequence[int]], device: torch.device | None = None) -> list[Tensor]:
-        """Anchors ``[D*H*W*A, 6]`` per level for feature maps of spatial ``shapes``."""
+        """Anchors ``[D*H*W*A, 6]`` per level for feature maps of spatial ``shapes``.
+
+        The grids are computed once per ``(shapes, device)`` and then returned from a cache (the same tensors
+        every call: callers must not modify them in place).
+        """
+        key = (tuple(tuple(int(n) for n in shape) for shape in shapes), str(torch.device(device or "cpu")))
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= 16:  # inference on many window shapes: keep the cache small
+                self._cache.clear()
+            cached = self._cache[key] = self._grids(shapes, device)
+        return list(cached)
+
+    def _grids(self, shapes: Sequence[Sequence[int]], device: torch.device | None) -> list[Tensor]:
         out = []
         for level, shape in enumerate(shapes):
             stride = self.strides[level]

@@ -17,6 +17,8 @@ from torch import Tensor, nn
 
 from models.config import EncoderConfig, Triple, as_triple
 
+_CL3D = torch.channels_last_3d
+
 __all__ = [
     "ConvNormAct",
     "ConvStack",
@@ -55,7 +57,21 @@ class ConvNormAct(nn.Module):
         self.all_modules = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.all_modules(x)
+        """``all_modules`` in order; on a channels-last-3d network the norm's output is made channels-last again.
+
+        ``InstanceNorm3d`` returns a contiguous tensor whatever its input's layout. Converting it back before
+        the (in-place) activation gives the next convolution the layout it would convert to anyway, but the
+        convolution then also saves that tensor for its backward pass (which otherwise converts the saved
+        contiguous input a second time), and the in-place activation no longer acts on a view of the norm's
+        output (which made autograd copy the whole gradient). Same values, same kernels: bitwise the same.
+        """
+        layers = self.all_modules
+        y = layers[0](x)
+        channels_last = y.dim() == 5 and not y.is_contiguous() and y.is_contiguous(memory_format=_CL3D)
+        y = layers[1](y)
+        if channels_last:
+            y = y.contiguous(memory_format=_CL3D)
+        return layers[2](y) if len(layers) > 2 else y
 
 
 class ConvStack(nn.Module):

@@ -57,11 +57,20 @@ class UFPN(nn.Module):
         self.out = nn.ModuleList(nn.Conv3d(o, o, 3, padding=1) for o in out)
 
     def forward(self, features: list[Tensor]) -> list[Tensor]:
+        # On a channels-last-3d network (CPU profile) the merged levels are made channels-last: the 1x1x1
+        # laterals may run on a contiguous path, and a convolution given a contiguous input converts it in
+        # its forward and again, from the saved input, in its backward. Same values: bitwise the same result.
+        weight = self.out[0].weight
+        channels_last = not weight.is_contiguous() and weight.is_contiguous(memory_format=torch.channels_last_3d)
+
+        def layout(t: Tensor) -> Tensor:
+            return t.contiguous(memory_format=torch.channels_last_3d) if channels_last else t
+
         merged = [None] * len(features)
-        x = self.lateral[-1](features[-1])
+        x = layout(self.lateral[-1](features[-1]))
         merged[-1] = x
         for level in range(len(features) - 2, -1, -1):
-            x = self.lateral[level](features[level]) + self.up[level](x)
+            x = layout(self.lateral[level](features[level]) + self.up[level](x))
             merged[level] = x
         return [conv(m) for conv, m in zip(self.out, merged, strict=True)]
 

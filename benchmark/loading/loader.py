@@ -4,11 +4,19 @@ Each batch is :func:`~benchmark.loading.sampling.make_batch` of ``(seed, epoch, 
 DataLoader only decides *where* batches are built (``num_workers`` processes, in order), never *what* they
 contain. :class:`LoaderPosition` (epoch, next batch) is advanced as batches are handed out, so saving
 ``state_dict()`` with a training checkpoint and ``load_state_dict`` on restart resumes with the exact next batch.
+
+With ``num_workers=0`` and ``prefetch_thread=True`` (what the trainer uses for the one-process ``cpu``
+profile) batches are built one ahead in a background thread of this process, so the patch sampling and
+augmentation of batch ``k + 1`` overlap the training step on batch ``k`` (on a second core; numpy, scipy and
+torch release the GIL in their kernels). The batches are the same: each is still a pure function of
+``(seed, epoch, index)``, and nothing in batch building touches a global RNG.
 """
 
 from __future__ import annotations
 
+import queue
 import random
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -71,6 +79,7 @@ class PatchLoader:
         num_workers: int = 0,
         pin_memory: bool = False,
         prefetch_factor: int = 2,
+        prefetch_thread: bool = False,
     ) -> None:
         if num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {num_workers}")
@@ -86,6 +95,8 @@ class PatchLoader:
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.prefetch_factor = prefetch_factor
+        #: with ``num_workers=0``: build the next batch in a background thread while the caller uses this one
+        self.prefetch_thread = bool(prefetch_thread)
         self._position = LoaderPosition()
 
     def __len__(self) -> int:
@@ -126,6 +137,9 @@ class PatchLoader:
         self.data.preload(self.case_ids)
         epoch, start = self._position.epoch, self._position.batch
         keys = [(epoch, b) for b in range(start, self.config.batches_per_epoch)]
+        if self.num_workers == 0 and self.prefetch_thread:
+            yield from self._iter_threaded(keys)
+            return
         extra = {"prefetch_factor": self.prefetch_factor} if self.num_workers > 0 else {}
         loader = DataLoader(
             _BatchDataset(self.data, self.case_ids, self.config, self.seed),
@@ -141,3 +155,38 @@ class PatchLoader:
             last = b + 1 == self.config.batches_per_epoch
             self._position = LoaderPosition(e + 1, 0) if last else LoaderPosition(e, b + 1)
             yield batch
+
+    def _iter_threaded(self, keys: list[tuple[int, int]]) -> Iterator[dict]:
+        """The batches of ``keys`` in order, each built one step ahead by a background thread."""
+        ready: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def produce() -> None:
+            for e, b in keys:
+                try:
+                    item: object = (e, b, self.batch(e, b))
+                except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
+                    item = error
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set() or isinstance(item, BaseException):
+                    return
+
+        worker = threading.Thread(target=produce, name="PatchLoader-prefetch", daemon=True)
+        worker.start()
+        try:
+            for _ in keys:
+                item = ready.get()
+                if isinstance(item, BaseException):
+                    raise item
+                e, b, batch = item
+                last = b + 1 == self.config.batches_per_epoch
+                self._position = LoaderPosition(e + 1, 0) if last else LoaderPosition(e, b + 1)
+                yield batch
+        finally:  # also when the caller stops early (break, exception): the thread ends after its current batch
+            stop.set()
+            worker.join()

@@ -253,7 +253,10 @@ class Trainer:
         )
         #: the cases this run trains on (a nested subset of the training split when ``train_fraction < 1``)
         self.loader_case_ids = train_case_ids(cfg, self.data)
-        self.loader = PatchLoader(self.data, self.loader_case_ids, loader_cfg, cfg.seed, workers)
+        # one process (workers 0, the `cpu` profile): the next batch is built in a background thread meanwhile
+        self.loader = PatchLoader(
+            self.data, self.loader_case_ids, loader_cfg, cfg.seed, workers, prefetch_thread=workers == 0
+        )
         val_cfg = replace(loader_cfg, batches_per_epoch=self.profile.val_batches)
         self.val_loader = PatchLoader(self.data, val_case_ids(cfg, self.data), val_cfg, cfg.seed + 1, 0)
         pretrained = load_pretrained(cfg.weights) if cfg.weights else None

@@ -119,3 +119,47 @@ def test_loader_reads_a_preprocessed_prepared_dataset(tmp_path):
     batch = next(iter(PatchLoader(data, data.case_ids("train"), config, seed=0)))
     assert batch["foreground"].tolist() == [True, False, False] and len(batch["boxes"][0]) >= 1
     assert set(torch.cat(batch["labels"]).tolist()) <= {0, 1}
+
+
+def test_prefetch_thread_gives_the_same_batches_positions_and_resume(data):
+    """The background-thread loader hands out exactly the serial loader's batches, positions and resumes."""
+    config = LoaderConfig(patch_size=(16, 16, 16), batch_size=2, batches_per_epoch=4, augmentation=AUG)
+    ids = data.case_ids("train")
+    serial = list(PatchLoader(data, ids, config, seed=7, num_workers=0))
+    threaded = PatchLoader(data, ids, config, seed=7, num_workers=0, prefetch_thread=True)
+    seen, positions = [], []
+    for batch in threaded:
+        seen.append(batch)
+        positions.append((threaded.position.epoch, threaded.position.batch))
+    assert len(seen) == 4 and all(same_batch(a, b) for a, b in zip(serial, seen, strict=True))
+    assert positions == [(0, 1), (0, 2), (0, 3), (1, 0)]
+    # stopped early (the trainer's mid-epoch break), then resumed from the saved position in a new loader
+    early = PatchLoader(data, ids, config, seed=7, num_workers=0, prefetch_thread=True)
+    for index, _ in enumerate(early):
+        if index == 1:
+            break
+    state = early.state_dict()
+    assert (state["epoch"], state["batch"]) == (0, 2)
+    resumed = PatchLoader(data, ids, config, seed=7, num_workers=0, prefetch_thread=True)
+    resumed.load_state_dict(state)
+    rest = list(resumed)
+    assert len(rest) == 2 and all(same_batch(a, b) for a, b in zip(serial[2:], rest, strict=True))
+
+
+def test_prefetch_thread_raises_the_builders_error(data, monkeypatch):
+    """An error while building a batch in the background thread is raised in the consumer."""
+    config = LoaderConfig(patch_size=(16, 16, 16), batch_size=2, batches_per_epoch=3, augmentation=AUG)
+    loader = PatchLoader(data, data.case_ids("train"), config, seed=7, num_workers=0, prefetch_thread=True)
+    original = PatchLoader.batch
+
+    def failing(self, epoch, index):
+        if index == 1:
+            raise RuntimeError("broken case")
+        return original(self, epoch, index)
+
+    monkeypatch.setattr(PatchLoader, "batch", failing)
+    got = []
+    with pytest.raises(RuntimeError, match="broken case"):
+        for batch in loader:
+            got.append(batch)
+    assert len(got) == 1

@@ -139,3 +139,30 @@ def test_leading_blocks_replace_only_the_first_stages():
         enc.with_leading_blocks((1, 0))
     with pytest.raises(ValueError, match="at most 6 stages"):
         enc.with_leading_blocks((1,) * 7)
+
+
+def test_channels_last_units_keep_the_layout_and_are_bitwise_the_plain_path():
+    """On a channels-last-3d network a unit's output stays channels-last, with the values and gradients of
+    running ``all_modules`` as is (the layout change must not change the numbers)."""
+    from models.encoders import ConvStack
+
+    torch.manual_seed(0)
+    stack = ConvStack(3, 8, 2, 3, 2).to(memory_format=torch.channels_last_3d)
+    x = torch.randn(2, 3, 12, 12, 12).contiguous(memory_format=torch.channels_last_3d)
+
+    def run(plain: bool):
+        stack.zero_grad()
+        inp = x.clone().requires_grad_(True)
+        out = inp
+        for unit in stack.convs:
+            out = unit.all_modules(out) if plain else unit(out)
+        (out * out).sum().backward()
+        return out.detach(), inp.grad, [p.grad.clone() for p in stack.parameters()]
+
+    new, plain = run(False), run(True)
+    assert new[0].is_contiguous(memory_format=torch.channels_last_3d) and not new[0].is_contiguous()
+    assert torch.equal(new[0], plain[0]) and torch.equal(new[1], plain[1])
+    assert all(torch.equal(a, b) for a, b in zip(new[2], plain[2], strict=True))
+    # a contiguous network keeps the plain path's layout
+    stack_c = ConvStack(3, 8, 2, 3, 2)
+    assert stack_c(torch.randn(2, 3, 12, 12, 12)).is_contiguous()

@@ -26,6 +26,20 @@ def test_anchor_grid_layout_and_level_scaling():
     torch.testing.assert_close(level1[1], torch.tensor([0.0, 2.0, 1.0, 8.0, 6.0, 7.0]))
 
 
+def test_anchor_grids_are_cached_per_shape_and_equal_fresh_ones():
+    """Repeated calls return the cached grids, bitwise equal to a fresh generator's; new shapes get new grids."""
+    sizes, strides = ((2.0, 4.0), (2.0, 3.0), (3.0,)), (4, 8)
+    gen = AnchorGenerator(sizes, strides)
+    first = gen([(2, 3, 1), (1, 2, 1)])
+    again = gen([(2, 3, 1), (1, 2, 1)])
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    fresh = AnchorGenerator(sizes, strides)([(2, 3, 1), (1, 2, 1)])
+    assert all(torch.equal(a, b) for a, b in zip(first, fresh, strict=True))
+    other = gen([(1, 1, 1), (1, 1, 1)])
+    assert other[0].shape == (1 * 4, 6) and torch.equal(other[0], AnchorGenerator(sizes, strides)([(1, 1, 1)])[0])
+    assert gen([(2, 3, 1), (1, 2, 1)])[0] is first[0]
+
+
 def test_box_coder_roundtrip():
     coder = BoxCoder((1.0, 1.0, 1.0, 2.0, 2.0, 2.0))
     anchors = torch.tensor([[0.0, 0, 0, 8, 8, 8], [10.0, 4, 2, 14, 20, 6]])
@@ -88,6 +102,34 @@ def test_ufpn_channels_and_resolutions():
     feats = [torch.randn(1, c, 32 // s, 32 // s, 32 // s) for c, s in levels]
     outs = fpn(feats)
     assert [tuple(o.shape[1:3]) for o in outs] == [(8, 32), (16, 16), (32, 8), (32, 4), (32, 2), (32, 1)]
+
+
+def test_ufpn_channels_last_is_bitwise_the_plain_merge():
+    """The channels-last UFPN (merged levels made channels-last) equals the plain merge, values and gradients."""
+    torch.manual_seed(0)
+    fpn = UFPN((8, 16, 32), (1, 2, 2), channels=16, first_detection_level=1).to(memory_format=torch.channels_last_3d)
+    shapes = [(2, 8, 16, 16, 16), (2, 16, 8, 8, 8), (2, 32, 4, 4, 4)]
+    feats = [torch.randn(s).contiguous(memory_format=torch.channels_last_3d) for s in shapes]
+
+    def plain(features):
+        merged = [None] * len(features)
+        x = fpn.lateral[-1](features[-1])
+        merged[-1] = x
+        for level in range(len(features) - 2, -1, -1):
+            x = fpn.lateral[level](features[level]) + fpn.up[level](x)
+            merged[level] = x
+        return [conv(m) for conv, m in zip(fpn.out, merged, strict=True)]
+
+    def run(forward):
+        fpn.zero_grad()
+        inputs = [f.clone().requires_grad_(True) for f in feats]
+        outs = forward(inputs)
+        sum((o * o).sum() for o in outs).backward()
+        return [o.detach() for o in outs], [i.grad for i in inputs], [p.grad.clone() for p in fpn.parameters()]
+
+    new, old = run(fpn), run(plain)
+    for a, b in zip(new, old, strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_box_shaped_segmentation_targets():
