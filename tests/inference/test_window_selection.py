@@ -8,7 +8,10 @@ import pytest
 from benchmark.inference.sliding_window import InferenceConfig
 from benchmark.inference.window_selection import candidate_patches, select_window
 
-GT = {"a": (np.array([[10.0, 10, 10, 40, 40, 40]]), np.array([0])), "b": (np.array([[5.0, 5, 5, 15, 15, 15]]), np.array([0]))}
+GT = {
+    "a": (np.array([[10.0, 10, 10, 40, 40, 40]]), np.array([0])),
+    "b": (np.array([[5.0, 5, 5, 15, 15, 15]]), np.array([0])),
+}
 
 
 def _pred(boxes, scores):
