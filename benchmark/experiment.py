@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -324,6 +325,19 @@ def score_test_split(dataset, prepared: Path, test_ids, predictions, class_names
     return results, scores, tables[get_metric("map@0.1").match_key]
 
 
+class _PhaseClock:
+    """Wall seconds per phase of one experiment (``result.json``'s ``timings_s``): where a cell's time goes."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 2)
+        self._last = now
+
+
 def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     """Run (or resume) the experiment of ``cfg`` and score it on the test split."""
     from benchmark.data.format import PreparedDataset
@@ -355,6 +369,8 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     data_root = Path(cfg.data_root) if cfg.data_root else default_data_root()
     from benchmark.grid.locks import shared_lock
 
+    clock = _PhaseClock()
+
     weights = cfg.weights
     if setting.weights == "pretrained":
         from benchmark.grid.pretrain import pretraining_lock_name
@@ -383,6 +399,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             prepared, data_root, setting.preprocessing, cfg.fold, cfg.workers, cfg.progress, cfg.overwrite_preprocessing
         )
     dataset = PreparedDataset(prepared)
+    clock.lap("prepare")  # pre-training lookup, twin generation and preprocessing (shared; cached after the first run)
     key = cfg.run_key()
     run_dir = cfg.run_dir()
     trainer = Trainer(
@@ -409,6 +426,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         )
     )
     training = trainer.fit()
+    clock.lap("training")
     if not training.finished:
         return ExperimentResult(run_dir, False, {}, None, key=key)
 
@@ -442,6 +460,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
     else:  # e.g. LUNA16's 9-0-1 scheme: no validation set, the post-processing keeps the training defaults
         params, val_map = PostprocessingParams(), None
         postprocessing_source = "defaults (no validation split)"
+    clock.lap("validation")  # window choice and post-processing tuning on the validation split
     params.save(run_dir / "postprocessing.json")
     write_predictor(  # what `benchmark predict` needs: plan, model config, inference and post-processing
         run_dir, cfg.architecture, model.config, data.plan, inference, params, dataset.meta.dataset_id,
@@ -452,9 +471,11 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
         run_dir / "predictions_test.json",
         PredictionSet(dataset.meta.dataset_id, test_pred, metadata={"architecture": cfg.architecture}),
     )
+    clock.lap("test_inference")
 
     results, scores, map_table = score_test_split(dataset, prepared, test_ids, test_pred)
     protocol_tables = write_protocol_tables(run_dir, dataset, prepared, test_ids, test_pred, cfg.fold)
+    clock.lap("scoring")
     provenance = collect_provenance(
         cfg,
         run_key=key.to_json(),
@@ -477,6 +498,7 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentResult:
             "overlap": inference.overlap,
             "window_selection": window_selection,
         },
+        "timings_s": clock.laps,
         "predictions": str(prediction_file),
         "protocol_tables": str(protocol_tables) if protocol_tables is not None else None,
         "training": {

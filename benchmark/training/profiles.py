@@ -47,10 +47,15 @@ class TrainingProfile:
     retina_unet_optimizer: tuple[tuple[str, object], ...] = ()
     channels_last: bool = False  # CPU: channels-last-3d tensors (oneDNN convolutions, ~2x faster backward)
     num_threads: int | None = None  # torch intra-op threads on CPU; None leaves torch's default
+    # decay of an exponential moving average of the weights that replaces them at the end (benchmark.training.ema);
+    # None: the last weights (the paper; nnDetection averages its last epochs by SWA instead)
+    weight_ema: float | None = None
 
     def __post_init__(self) -> None:
         if not self.inference_patch_scales or any(f < 1.0 for f in self.inference_patch_scales):
             raise ValueError(f"inference_patch_scales must be >= 1, got {self.inference_patch_scales}")
+        if self.weight_ema is not None and not 0.0 < self.weight_ema < 1.0:
+            raise ValueError(f"weight_ema must be in (0, 1) or None, got {self.weight_ema}")
         if self.default_plan not in DEFAULT_PLAN_USES:
             raise ValueError(f"default_plan must be one of {', '.join(DEFAULT_PLAN_USES)}, got {self.default_plan!r}")
         if self.default_plan == "exact" and self.n_stages is not None:

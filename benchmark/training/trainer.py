@@ -24,6 +24,7 @@ import torch
 from benchmark.core.atomic import atomic_write, atomic_write_json
 from benchmark.training.checkpoint import read_checkpoint, rng_state, set_rng_state
 from benchmark.training.devices import resolve_device
+from benchmark.training.ema import WeightAverage
 from benchmark.training.finetune import apply_trainable, parameter_counts, peak_memory, prepare_model
 from benchmark.training.optim import (
     DETR_OPTIMIZER,
@@ -279,6 +280,8 @@ class Trainer:
         if self.profile.num_threads is not None and self.device.type == "cpu":
             torch.set_num_threads(self.profile.num_threads)
         self.initial_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        #: running average of the weights (profile ``weight_ema``), swapped in when the run finishes
+        self.ema = WeightAverage(self.model, self.profile.weight_ema) if self.profile.weight_ema else None
         optim_cfg = RETINA_UNET_OPTIMIZER if self.family == "retina_unet" else DETR_OPTIMIZER
         if self.family == "retina_unet":
             optim_cfg = replace(optim_cfg, **dict(self.profile.retina_unet_optimizer))
@@ -320,6 +323,7 @@ class Trainer:
             "rng": rng_state(),
             "config": asdict(self.cfg),
             "geometry": self.geometry(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
         return atomic_write(path, lambda fh: torch.save(payload, fh))
 
@@ -342,6 +346,11 @@ class Trainer:
                     "changed?); use another --out folder or pass --no-resume"
                 )
         self.model.load_state_dict(payload["model"])
+        if self.ema is not None:  # a checkpoint without an average (written before weight_ema): start one here
+            if payload.get("ema") is not None:
+                self.ema.load_state_dict(payload["ema"])
+            else:
+                self.ema.reset(self.model.state_dict())
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scaler.load_state_dict(payload["scaler"])
         self.loader.load_state_dict(payload["loader"])
@@ -370,6 +379,8 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.model)
         return {k: float(v.detach()) for k, v in losses.items()}
 
     @torch.no_grad()
@@ -396,6 +407,8 @@ class Trainer:
         if self.state.best_val_loss <= target:
             return False
         self.model.load_state_dict(self.initial_weights)
+        if self.ema is not None:
+            self.ema.reset(self.initial_weights)
         self.optimizer = build_optimizer(self.model, replace(DETR_OPTIMIZER))
         self.schedule = self.schedule.restarted(self.profile.detr_restart_warmup_iterations)
         self.state.restarted = True
@@ -487,6 +500,8 @@ class Trainer:
         finished = self.state.step >= total
         parameters = parameter_counts(self.model, self.finetune)
         memory = peak_memory(self.device)
+        if finished and self.ema is not None:  # the averaged weights are the run's result (checkpoints keep both)
+            self.ema.copy_to(self.model)
         if finished and self.finetune.strategy == "lora":
             from models.lora import merge_lora
 
