@@ -45,6 +45,9 @@ class TrainingProfile:
     retina_unet_overrides: tuple[tuple[str, object], ...] = ()
     # Retina U-Net optimiser (``benchmark.training.optim.OptimizerConfig`` field, value) replacing the paper's
     retina_unet_optimizer: tuple[tuple[str, object], ...] = ()
+    # the same for Deformable DETR (``models.config.DeformableDETRConfig`` fields; its optimiser, also after a restart)
+    detr_overrides: tuple[tuple[str, object], ...] = ()
+    detr_optimizer: tuple[tuple[str, object], ...] = ()
     channels_last: bool = False  # CPU: channels-last-3d tensors (oneDNN convolutions, ~2x faster backward)
     num_threads: int | None = None  # torch intra-op threads on CPU; None leaves torch's default
     # decay of an exponential moving average of the weights that replaces them at the end (benchmark.training.ema);

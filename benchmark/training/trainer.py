@@ -185,6 +185,8 @@ def build_model_for(
         sizes = boxes[:, 3:] - boxes[:, :3]
         if len(sizes):
             config = with_planned_anchors(config, sizes)
+    else:
+        config = replace(config, **dict(profile.detr_overrides))
     torch.manual_seed(cfg.seed)
     return build_detector(cfg.architecture, config)
 
@@ -282,9 +284,7 @@ class Trainer:
         self.initial_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         #: running average of the weights (profile ``weight_ema``), swapped in when the run finishes
         self.ema = WeightAverage(self.model, self.profile.weight_ema) if self.profile.weight_ema else None
-        optim_cfg = RETINA_UNET_OPTIMIZER if self.family == "retina_unet" else DETR_OPTIMIZER
-        if self.family == "retina_unet":
-            optim_cfg = replace(optim_cfg, **dict(self.profile.retina_unet_optimizer))
+        optim_cfg = self.optimizer_config()
         self.optimizer = build_optimizer(self.model, optim_cfg)
         self.schedule = ScheduleConfig(
             total_iterations=self.profile.total_iterations(self.family),
@@ -298,6 +298,12 @@ class Trainer:
         self.state = TrainState()
         self._frozen: bool | None = None
         self._tb = None
+
+    def optimizer_config(self):  # noqa: ANN201 - benchmark.training.optim.OptimizerConfig
+        """The family's optimiser (the paper's) with the profile's replacements."""
+        if self.family == "retina_unet":
+            return replace(RETINA_UNET_OPTIMIZER, **dict(self.profile.retina_unet_optimizer))
+        return replace(DETR_OPTIMIZER, **dict(self.profile.detr_optimizer))
 
     # -- persistence ---------------------------------------------------------------------------------
     def geometry(self) -> dict:
@@ -409,7 +415,7 @@ class Trainer:
         self.model.load_state_dict(self.initial_weights)
         if self.ema is not None:
             self.ema.reset(self.initial_weights)
-        self.optimizer = build_optimizer(self.model, replace(DETR_OPTIMIZER))
+        self.optimizer = build_optimizer(self.model, self.optimizer_config())
         self.schedule = self.schedule.restarted(self.profile.detr_restart_warmup_iterations)
         self.state.restarted = True
         self._frozen = None

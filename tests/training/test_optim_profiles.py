@@ -76,3 +76,30 @@ def test_laptop_knobs_leave_paper_and_tiny_alone_and_cpu_overrides_are_real_fiel
     optimizer = dataclasses.replace(RETINA_UNET_OPTIMIZER, **dict(cpu.retina_unet_optimizer))
     assert optimizer.name == "adam" and optimizer.lr == pytest.approx(1e-3)
     assert cpu.channels_last and cpu.num_threads == 1 and cpu.total_iterations("retina_unet") == 400
+
+
+def test_detr_knobs_reach_the_model_and_the_optimiser_also_after_a_restart(tmp_path, monkeypatch):
+    """``detr_overrides`` / ``detr_optimizer`` change Deformable DETR only; the paper profile keeps neither."""
+    import dataclasses
+
+    from benchmark.loading.synthetic import write_synthetic_preprocessed
+    from benchmark.training import profiles
+    from benchmark.training.trainer import TrainConfig, Trainer
+
+    assert PROFILES.get("paper").detr_overrides == () and PROFILES.get("paper").detr_optimizer == ()
+    pre = write_synthetic_preprocessed(tmp_path / "syn", num_cases=3, shape=(32, 32, 32), num_classes=1, seed=0)
+    tiny = dataclasses.replace(
+        PROFILES.get("tiny"), detr_overrides=(("num_queries", 17),), detr_optimizer=(("lr", 7e-4),)
+    )
+    monkeypatch.setitem(profiles.PROFILES._items, "tiny", tiny)
+    detr = Trainer(TrainConfig(str(pre), str(tmp_path / "d"), architecture="deformable_detr", profile="tiny",
+                               device="cpu", progress=False))
+    assert detr.model.config.num_queries == 17 and detr.schedule.target_lr == pytest.approx(7e-4)
+    assert detr.optimizer_config().lr == pytest.approx(7e-4)
+    detr.state.step = detr.schedule.total_iterations
+    detr.state.history = [{}, {}]
+    detr.state.first_val_loss, detr.state.best_val_loss = 1.0, 1.0
+    assert detr._maybe_restart(1.0)
+    assert all(g["lr"] == pytest.approx(7e-4) for g in detr.optimizer.param_groups)  # the rebuilt optimiser
+    retina = Trainer(TrainConfig(str(pre), str(tmp_path / "r"), profile="tiny", device="cpu", progress=False))
+    assert retina.optimizer_config() == RETINA_UNET_OPTIMIZER
