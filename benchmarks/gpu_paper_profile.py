@@ -45,6 +45,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmark.training.devices import resolve_device  # noqa: E402
+from benchmark.training.ema import WeightAverage  # noqa: E402
 from benchmark.training.finetune import FinetuneConfig, apply_trainable, parameter_counts  # noqa: E402
 from benchmark.training.optim import DETR_OPTIMIZER, RETINA_UNET_OPTIMIZER, build_optimizer  # noqa: E402
 from benchmark.training.profiles import PROFILES, TrainingProfile  # noqa: E402
@@ -139,9 +140,11 @@ def bench_profile(patch: int, batch: int, width: float | None, stages: int | Non
 
 def _step_host(model: torch.nn.Module, family: str, device: torch.device, use_amp: bool, cfg: TrainConfig):
     """The attributes :meth:`Trainer.train_step` uses, set up as :class:`Trainer` sets them up."""
-    optim_cfg = RETINA_UNET_OPTIMIZER if family == "retina_unet" else DETR_OPTIMIZER
+    profile = PROFILES.get(cfg.profile)
     if family == "retina_unet":
-        optim_cfg = replace(optim_cfg, **dict(PROFILES.get(cfg.profile).retina_unet_optimizer))
+        optim_cfg = replace(RETINA_UNET_OPTIMIZER, **dict(profile.retina_unet_optimizer))
+    else:
+        optim_cfg = replace(DETR_OPTIMIZER, **dict(profile.detr_optimizer))
     optimizer = build_optimizer(model, optim_cfg)
     amsgrad = " (AMSGrad)" if optim_cfg.name == "adam" and optim_cfg.amsgrad else ""
     nesterov = " (Nesterov)" if optim_cfg.name == "sgd" and optim_cfg.nesterov else ""
@@ -153,6 +156,7 @@ def _step_host(model: torch.nn.Module, family: str, device: torch.device, use_am
         use_amp=use_amp,
         scaler=torch.amp.GradScaler("cuda", enabled=use_amp),
         cfg=cfg,
+        ema=WeightAverage(model, profile.weight_ema) if profile.weight_ema else None,
         optimizer_name=f"{type(optimizer).__name__}{nesterov}{amsgrad} lr {optim_cfg.lr:g}",
     )
 

@@ -85,6 +85,8 @@ def timed_step(trainer: Trainer, batches, timer: _ForwardTimer) -> tuple[dict[st
     torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), trainer.cfg.grad_clip)
     trainer.scaler.step(trainer.optimizer)
     trainer.scaler.update()
+    if trainer.ema is not None:  # profile weight_ema: part of the optimiser phase
+        trainer.ema.update(trainer.model)
     values = {k: float(v.detach()) for k, v in losses.items()}
     t4 = time.perf_counter()
     cpu = time.thread_time() - c0
