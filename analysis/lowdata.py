@@ -7,6 +7,16 @@ Per dataset, every (architecture, pre-training, fraction) is bootstrapped with t
 split), so curves, differences and label efficiencies get paired percentile intervals (2.5% and 97.5% of the
 replicates). The ``mean`` rows average the datasets' values replicate by replicate.
 
+**Training seeds.** When the store holds several training seeds of a (model, fraction) cell (``--seeds``), the
+value is their mean and the interval comes from a two-level bootstrap: each replicate resamples the test images
+(shared by every model, as above) *and* draws the seeds with replacement, independently per cell, averaging the
+drawn seeds' replicate values (the hierarchical bootstrap for nested data, e.g. Saravanan et al. 2020,
+"Application of the hierarchical bootstrap to multi-level data in neuroscience"). So the band holds the
+seed-to-seed spread as well as the test-set uncertainty -- what a pre-training effect has to exceed on a laptop
+budget, where single cells move by tens of points between seeds. ``n_seeds`` and ``seed_sd`` (the standard
+deviation of the cell's full-test values over its seeds) are reported beside. One seed per cell: the plain
+image bootstrap.
+
 * **Learning curve**: mAP@0.1 and FROC@0.1 against the fraction, with the 95% bootstrap band.
 * **Gain**: pre-trained minus scratch (``fixed``, same architecture, same fraction, same strategy), with its
   interval; comparing the gain at small and at full fractions says whether pre-training helps more when labels
@@ -21,6 +31,7 @@ replicates). The ``mean`` rows average the datasets' values replicate by replica
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,17 +76,19 @@ def _options(text: str) -> dict:
 
 
 def lowdata_runs(
-    root: str | Path, profile: str | None = None, seed: int = 0, finetune: str = "full"
+    root: str | Path, profile: str | None = None, seed: int | None = None, finetune: str = "full"
 ) -> pd.DataFrame:
-    """The runs of one profile, training seed and strategy with a ``fraction`` column (one per model and fraction).
+    """The runs of one profile and strategy with a ``fraction`` column (one per model, fraction and training seed).
 
-    Runs with options other than the fraction's and the strategy's (TTA, other weights, ...) are left out.
+    ``seed`` keeps one training seed; ``None`` (default) every seed of the store. Runs with options other than the
+    fraction's and the strategy's (TTA, other weights, ...) are left out.
     """
     runs = index_store(root)
     runs = runs[~runs["architecture"].isin(REFERENCE_ARCHITECTURES)]
     if profile is not None:
         runs = runs[runs["profile"] == profile]
-    runs = runs[runs["seed"] == seed]
+    if seed is not None:
+        runs = runs[runs["seed"] == seed]
     opts = runs["options"].map(_options)
     strategy_keys = {"finetune", "lora_rank", "lora_alpha", "partial_stages"}
     keep = opts.map(
@@ -88,7 +101,7 @@ def lowdata_runs(
     return runs.reset_index(drop=True)
 
 
-def has_lowdata(root: str | Path, profile: str | None = None, seed: int = 0) -> bool:
+def has_lowdata(root: str | Path, profile: str | None = None, seed: int | None = None) -> bool:
     """Whether the store holds runs of several training fractions (then ``benchmark analyze`` adds this report)."""
     runs = lowdata_runs(root, profile, seed)
     return runs["fraction"].nunique() > 1 if not runs.empty else False
@@ -104,13 +117,18 @@ def bootstrap_fractions(
     """Full values and replicates per (dataset, architecture, pretraining, fraction, metric); ``mean`` added.
 
     ``runs`` is :func:`lowdata_runs`' frame. Every fraction and model of a dataset is resampled with the same
-    replicates (paired); the two frames feed :func:`learning_curves`, :func:`gain_table` and
-    :func:`label_efficiency`.
+    replicates (paired); cells of several training seeds are averaged over them with the two-level bootstrap of
+    the module docstring (``full`` then carries ``n_seeds`` and ``seed_sd``). The two frames feed
+    :func:`learning_curves`, :func:`gain_table` and :func:`label_efficiency`.
     """
     fulls, reps = [], []
+    if "seed" not in runs.columns:
+        runs = runs.assign(seed=0)
     for dataset, group in runs.groupby("dataset"):
         tables = {
-            (r.architecture, f"{r.pretraining}{_SEP}{r.fraction:g}"): load_match_table(Path(r.path) / MATCH_TABLE_FILE)
+            (r.architecture, f"{r.pretraining}{_SEP}{r.fraction:g}{_SEP}{int(r.seed)}"): load_match_table(
+                Path(r.path) / MATCH_TABLE_FILE
+            )
             for r in group.itertuples()
         }
         full, rep, _ = bootstrap_dataset(tables, n_replicates, seed, str(dataset), METRICS)
@@ -119,13 +137,19 @@ def bootstrap_fractions(
     full = pd.concat(fulls, ignore_index=True).drop(columns="rank")
     rep = pd.concat(reps, ignore_index=True).drop(columns="rank")
     for frame in (full, rep):
-        split = frame["pretraining"].str.split(_SEP, n=1, expand=True)
-        frame["pretraining"], frame["fraction"] = split[0], split[1].astype(float)
+        split = frame["pretraining"].str.split(_SEP, n=2, expand=True)
+        frame["pretraining"], frame["fraction"], frame["seed"] = split[0], split[1].astype(float), split[2].astype(int)
+    full, rep = _average_seeds(full, rep, seed)
     keys = ["architecture", "pretraining", "fraction", "metric"]
     n_datasets = full["dataset"].nunique()
     if n_datasets > 1:  # models present on every dataset only
         counts = full.groupby(keys)["dataset"].transform("nunique")
-        mean_full = full[counts == n_datasets].groupby(keys, as_index=False)["value"].mean().assign(dataset="mean")
+        mean_full = (
+            full[counts == n_datasets]
+            .groupby(keys, as_index=False)
+            .agg(value=("value", "mean"), n_seeds=("n_seeds", "min"))
+            .assign(dataset="mean", seed_sd=np.nan)
+        )
         rc = rep.groupby(keys)["dataset"].transform("nunique")
         mean_rep = (
             rep[rc == n_datasets].groupby([*keys, "replicate"], as_index=False)["value"].mean().assign(dataset="mean")
@@ -134,11 +158,31 @@ def bootstrap_fractions(
     return full, rep
 
 
+def _average_seeds(full: pd.DataFrame, rep: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Collapse the ``seed`` column: mean over seeds, two-level bootstrap replicates (module docstring)."""
+    keys = ["dataset", "architecture", "pretraining", "fraction", "metric"]
+    agg = full.groupby(keys, as_index=False).agg(
+        value=("value", "mean"), n_seeds=("seed", "nunique"), seed_sd=("value", lambda v: v.std(ddof=1))
+    )
+    out = []
+    for key, group in rep.groupby(keys, sort=True):
+        wide = group.pivot_table(index="replicate", columns="seed", values="value").sort_index()
+        values = wide.to_numpy()
+        if values.shape[1] > 1:  # draw the seeds with replacement per replicate, seeded by the cell
+            tag = "|".join(str(k) for k in key).encode()
+            rng = np.random.default_rng([int(seed), zlib.crc32(tag)])
+            draws = rng.integers(0, values.shape[1], size=values.shape)
+            values = np.take_along_axis(values, draws, axis=1)
+        out.append(pd.DataFrame({**dict(zip(keys, key, strict=True)), "replicate": wide.index,
+                                 "value": values.mean(axis=1)}))
+    return agg, pd.concat(out, ignore_index=True)
+
+
 def learning_curves(full: pd.DataFrame, rep: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, architecture, pretraining, metric, fraction): value and 95% band."""
     keys = ["dataset", "architecture", "pretraining", "metric", "fraction"]
     bands = rep.groupby(keys)["value"].apply(lambda v: _band(v.to_numpy())).rename("band").reset_index()
-    out = full[[*keys, "value"]].merge(bands, on=keys)
+    out = full[[*keys, "value", "n_seeds", "seed_sd"]].merge(bands, on=keys)
     out["lo"] = out["band"].map(lambda b: b[0])
     out["hi"] = out["band"].map(lambda b: b[1])
     return out.drop(columns="band").sort_values(keys, ignore_index=True)
@@ -230,12 +274,14 @@ def _fmt_fraction(value: float) -> str:
 
 def learning_curves_markdown(curves: pd.DataFrame) -> str:
     """The learning-curve table of :func:`learning_curves` (values and bands in %)."""
-    lines = ["Learning curves (value [95% bootstrap band], in %):", ""]
-    lines += ["| dataset | model | metric | fraction | value | band |", "|---|---|---|---|---|---|"]
+    lines = ["Learning curves (value: mean over the training seeds; 95% band over test images and seeds; seed sd: "
+             "standard deviation over the seeds; in %):", ""]
+    lines += ["| dataset | model | metric | fraction | value | band | seeds | seed sd |", "|---" * 8 + "|"]
     for r in curves.itertuples(index=False):
+        sd = f"{100 * r.seed_sd:.1f}" if np.isfinite(r.seed_sd) else "-"
         lines.append(
             f"| {r.dataset} | {r.architecture}__{r.pretraining} | {r.metric} | {r.fraction:g} | "
-            f"{100 * r.value:.1f} | {100 * r.lo:.1f}-{100 * r.hi:.1f} |"
+            f"{100 * r.value:.1f} | {100 * r.lo:.1f}-{100 * r.hi:.1f} | {int(r.n_seeds)} | {sd} |"
         )
     return "\n".join(lines)
 
@@ -348,12 +394,13 @@ def write_lowdata(
     n_replicates: int = 1000,
     seed: int = 0,
     profile: str | None = None,
-    run_seed: int = 0,
+    run_seed: int | None = None,
     finetune: str = "full",
     figures: bool = True,
     formats: Sequence[str] = ("png",),
 ) -> list[Path]:
-    """Write ``learning_curves.csv``, ``gain.csv``, ``label_efficiency.csv``, ``lowdata.md`` (and the figure)."""
+    """Write ``learning_curves.csv``, ``gain.csv``, ``label_efficiency.csv``, ``lowdata.md`` (and the figure);
+    ``run_seed`` keeps one training seed, ``None`` averages every seed of the store."""
     from benchmark.core.atomic import atomic_write_text
 
     runs = lowdata_runs(root, profile, run_seed, finetune)

@@ -294,10 +294,10 @@ def run_suite(cfg: SuiteConfig, out: TextIO | None = sys.stdout) -> SuiteResult:
             if len(training_fractions(cfg)) > 1:  # the data-efficiency report (analysis.lowdata)
                 from analysis.lowdata import has_lowdata, write_lowdata
 
-                run_seed = min(training_seeds(cfg))
-                if has_lowdata(cfg.store, cfg.profile, run_seed):
+                # the curves average every training seed of the store (two-level bootstrap: images and seeds)
+                if has_lowdata(cfg.store, cfg.profile):
                     result.analysis_files += write_lowdata(
-                        cfg.store, store.analysis_dir / "lowdata", cfg.replicates, cfg.seed, cfg.profile, run_seed
+                        cfg.store, store.analysis_dir / "lowdata", cfg.replicates, cfg.seed, cfg.profile
                     )
         result.analysis_dir = store.analysis_dir
     result.seconds = time.perf_counter() - start

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from analysis.lowdata import has_lowdata, write_lowdata
 
-    run_seed = args.run_seed if args.run_seed is not None else min(store.selection.get("seeds") or [0])
+    run_seed = args.run_seed  # None: the learning curves average every training seed of the store
     if has_lowdata(store_dir, store.selection.get("profile"), run_seed):  # runs of several training fractions
         lowdata = write_lowdata(
             store_dir, out / "lowdata", n_replicates=args.replicates, seed=args.seed,

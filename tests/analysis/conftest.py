@@ -58,10 +58,13 @@ def mixed_store(tmp_path_factory):
 LOWDATA_MODELS = (("resenc_retina_unet", "fixed"), ("resenc_retina_unet", "mae"))
 
 
-def write_fraction_runs(root, fractions=(0.1, 0.5, 1.0), models=LOWDATA_MODELS, datasets=("S01", "S06"), n_images=20):
-    """Runs of every model at every training fraction (RunKey option ``fraction``; none at 1.0), profile ``cpu``.
+def write_fraction_runs(root, fractions=(0.1, 0.5, 1.0), models=LOWDATA_MODELS, datasets=("S01", "S06"), n_images=20,
+                        seeds=(0,), seed_effect=0.3):
+    """Runs of every model at every training fraction (RunKey option ``fraction``; none at 1.0), profile ``cpu``,
+    for each training seed in ``seeds``.
 
-    Fewer labels, more false positives: a made-up learning curve on the same ground truth (no training)."""
+    Fewer labels, more false positives: a made-up learning curve on the same ground truth (no training). Seed
+    ``k`` has ``1 + seed_effect * k`` times the false positives (``seed_effect=0``: every seed the same table)."""
     from analysis.store import write_run
     from analysis.synthetic_store import synthetic_match_table
     from benchmark.core.run_key import RunKey
@@ -69,9 +72,11 @@ def write_fraction_runs(root, fractions=(0.1, 0.5, 1.0), models=LOWDATA_MODELS, 
     for dataset in datasets:
         for model in models:
             for fraction in fractions:
-                table = synthetic_match_table(dataset, model, n_images=n_images, fp_per_image=6.0 / fraction**0.5)
-                options = {} if fraction == 1.0 else {"fraction": f"{fraction:g}"}
-                write_run(root, RunKey.make(dataset, *model, "cpu", options=options), table)
+                for seed in seeds:
+                    fp = 6.0 / fraction**0.5 * (1 + seed_effect * seed)
+                    table = synthetic_match_table(dataset, model, n_images=n_images, fp_per_image=fp)
+                    options = {} if fraction == 1.0 else {"fraction": f"{fraction:g}"}
+                    write_run(root, RunKey.make(dataset, *model, "cpu", seed=seed, options=options), table)
     return root
 
 

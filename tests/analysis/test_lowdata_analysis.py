@@ -47,3 +47,39 @@ def test_scratch_only_curves_have_empty_gain_and_efficiency_tables(tmp_path, fra
     write_lowdata(root, tmp_path / "out", n_replicates=5, figures=False)
     assert pd.read_csv(tmp_path / "out" / "gain.csv").empty
     assert len(pd.read_csv(tmp_path / "out" / "learning_curves.csv")) == 3 * 3 * 2
+
+
+def test_several_training_seeds_are_averaged_and_their_spread_enters_the_bands(tmp_path, fraction_runs):
+    """Mean over seeds, seed sd beside it; the two-level bootstrap (images and seeds) reduces to the image
+    bootstrap when every seed predicted the same, and widens the band when the seeds differ."""
+    from analysis.lowdata import bootstrap_fractions, learning_curves, lowdata_runs
+
+    keys = ["dataset", "architecture", "pretraining", "metric", "fraction"]
+    root = fraction_runs(tmp_path / "seeds", datasets=("S01",), seeds=(0, 1, 2), seed_effect=3.0)
+    runs = lowdata_runs(root, "cpu")
+    assert sorted(set(runs["seed"])) == [0, 1, 2] and set(lowdata_runs(root, "cpu", seed=1)["seed"]) == {1}
+    full, rep = bootstrap_fractions(runs, 200, 0)
+    curves = learning_curves(full, rep).set_index(keys)
+    singles = [bootstrap_fractions(runs[runs["seed"] == k], 200, 0) for k in (0, 1, 2)]
+    per_seed = np.stack([learning_curves(*s).set_index(keys)["value"].reindex(curves.index).to_numpy()
+                         for s in singles])
+    np.testing.assert_allclose(curves["value"], per_seed.mean(axis=0))
+    np.testing.assert_allclose(curves["seed_sd"], per_seed.std(axis=0, ddof=1))
+    assert (curves["n_seeds"] == 3).all()
+    assert (per_seed.std(axis=0) > 0).all()  # the seeds really differ
+    # the same test-image draws for every seed: their mean replicate by replicate is the image-only bootstrap of
+    # the seed mean; resampling the seeds as well adds the seed spread to it
+    image_only = pd.concat([s[1] for s in singles]).groupby([*keys, "replicate"])["value"].mean()
+    spread_image_only = image_only.groupby(keys).std().reindex(curves.index)
+    spread_two_level = rep.groupby(keys)["value"].std().reindex(curves.index)
+    assert (spread_two_level > spread_image_only).all()
+
+    same = fraction_runs(tmp_path / "same", datasets=("S01",), seeds=(0, 1, 2), seed_effect=0.0)
+    runs = lowdata_runs(same, "cpu")
+    three = learning_curves(*bootstrap_fractions(runs, 200, 0)).set_index(keys)
+    one = learning_curves(*bootstrap_fractions(runs[runs["seed"] == 0], 200, 0)).set_index(keys).reindex(three.index)
+    for column in ("value", "lo", "hi"):
+        np.testing.assert_allclose(three[column], one[column])
+    assert np.isnan(one["seed_sd"]).all() and (one["n_seeds"] == 1).all()
+    report = write_lowdata(same, tmp_path / "out", n_replicates=20, figures=False)[-1]
+    assert "| seeds | seed sd |" in report.read_text(encoding="utf-8")
