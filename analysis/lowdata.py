@@ -21,6 +21,9 @@ image bootstrap.
 * **Gain**: pre-trained minus scratch (``fixed``, same architecture, same fraction, same strategy), with its
   interval; comparing the gain at small and at full fractions says whether pre-training helps more when labels
   are scarce.
+* **Low-fraction contrast**: the gain at the smallest fraction minus the gain at 1.0, with its paired interval
+  and a verdict (``more at low fractions``, ``less at low fractions``, ``not resolved``): the study's question
+  "does pre-training matter more when labels are scarce?" answered in one line per model and metric.
 * **Label efficiency**: the smallest fraction at which a pre-trained model reaches the full-data scratch model's
   value (``fixed`` at fraction 1.0, ``full`` fine-tuning), linearly interpolated between the measured fractions
   (the first measured fraction when it is already reached there); ``not reached`` when no measured fraction
@@ -51,6 +54,7 @@ from analysis.store import (
 __all__ = [
     "LOWDATA_OPTIONS",
     "bootstrap_fractions",
+    "contrast_markdown",
     "efficiency_markdown",
     "gain_figure",
     "gain_markdown",
@@ -62,6 +66,7 @@ __all__ = [
     "learning_curves",
     "learning_curves_markdown",
     "lowdata_markdown",
+    "low_fraction_contrast",
     "lowdata_runs",
     "write_lowdata",
 ]
@@ -213,6 +218,54 @@ def gain_table(full: pd.DataFrame, rep: pd.DataFrame, scratch: str = SCRATCH) ->
     return frame.sort_values(["dataset", "architecture", "pretraining", "metric", "fraction"], ignore_index=True)
 
 
+def low_fraction_contrast(full: pd.DataFrame, rep: pd.DataFrame, scratch: str = SCRATCH) -> pd.DataFrame:
+    """Does pre-training help more at the smallest fraction than with all labels? Per (dataset, architecture,
+    pre-trained setting, metric): ``difference`` = gain at the smallest measured fraction minus gain at 1.0, its
+    paired 95% interval (the same replicates give both gains), and ``verdict``: ``more at low fractions`` when the
+    interval lies above 0, ``less at low fractions`` below 0, ``not resolved`` when it contains 0."""
+    keys = ["dataset", "architecture", "metric"]
+    columns = [*keys, "pretraining", "low_fraction", "gain_low", "gain_full", "difference", "lo", "hi", "verdict"]
+    if scratch not in set(full["pretraining"]):
+        return pd.DataFrame(columns=columns)
+    value = full.set_index([*keys, "pretraining", "fraction"])["value"]
+    wide = rep.pivot_table(index=[*keys, "fraction", "replicate"], columns="pretraining", values="value")
+    rows = []
+    for (dataset, arch, metric), group in full.groupby(keys):
+        fractions = sorted(set(group["fraction"]))
+        if len(fractions) < 2 or fractions[-1] != 1.0:
+            continue
+        low = fractions[0]
+        for pre in sorted(set(group["pretraining"]) - {scratch}):
+            try:
+                gain_low = value[(dataset, arch, metric, pre, low)] - value[(dataset, arch, metric, scratch, low)]
+                gain_full = value[(dataset, arch, metric, pre, 1.0)] - value[(dataset, arch, metric, scratch, 1.0)]
+                w_low, w_full = wide.loc[(dataset, arch, metric, low)], wide.loc[(dataset, arch, metric, 1.0)]
+            except KeyError:  # a model without both fractions
+                continue
+            diff = ((w_low[pre] - w_low[scratch]) - (w_full[pre] - w_full[scratch])).dropna().to_numpy()
+            lo, hi = _band(diff)
+            verdict = "more at low fractions" if lo > 0 else "less at low fractions" if hi < 0 else "not resolved"
+            rows.append({"dataset": dataset, "architecture": arch, "metric": metric, "pretraining": pre,
+                         "low_fraction": low, "gain_low": gain_low, "gain_full": gain_full,
+                         "difference": gain_low - gain_full, "lo": lo, "hi": hi, "verdict": verdict})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def contrast_markdown(contrast: pd.DataFrame) -> str:
+    """One sentence per row of :func:`low_fraction_contrast` (% points)."""
+    lines = [f"Does pre-training help more at low fractions? (gain over `{SCRATCH}` at the smallest fraction minus "
+             "the gain at 1.0, % points, paired 95% interval over test images and training seeds):", ""]
+    for r in contrast.itertuples(index=False):
+        lines.append(
+            f"- {r.dataset}, {r.architecture}, {r.pretraining}, {r.metric}: gain {100 * r.gain_low:+.1f} at "
+            f"{r.low_fraction:g} vs {100 * r.gain_full:+.1f} at 1.0, difference {100 * r.difference:+.1f} "
+            f"({100 * r.lo:+.1f} to {100 * r.hi:+.1f}): **{r.verdict}**."
+        )
+    if contrast.empty:
+        lines.append("- no pre-trained model with both the smallest fraction and 1.0 beside `fixed`.")
+    return "\n".join(lines)
+
+
 def _crossing(fractions: np.ndarray, values: np.ndarray, target: float) -> float:
     """Smallest fraction (linear interpolation) where ``values`` reach ``target``; inf when never."""
     reached = np.nonzero(values >= target)[0]
@@ -312,9 +365,14 @@ def efficiency_markdown(efficiency: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def lowdata_markdown(curves: pd.DataFrame, gains: pd.DataFrame, efficiency: pd.DataFrame) -> str:
-    """The report's tables (values in %, fractions as shares)."""
-    parts = ["# Data efficiency", learning_curves_markdown(curves), gain_markdown(gains)]
+def lowdata_markdown(
+    curves: pd.DataFrame, gains: pd.DataFrame, efficiency: pd.DataFrame, contrast: pd.DataFrame | None = None
+) -> str:
+    """The report's tables (values in %, fractions as shares) and, given ``contrast``, its verdicts."""
+    parts = ["# Data efficiency"]
+    if contrast is not None:
+        parts.append(contrast_markdown(contrast))
+    parts += [learning_curves_markdown(curves), gain_markdown(gains)]
     parts.append(efficiency_markdown(efficiency))
     return "\n\n".join(parts) + "\n"
 
@@ -410,12 +468,15 @@ def write_lowdata(
     curves = learning_curves(full, rep)
     gains = gain_table(full, rep)
     efficiency = label_efficiency(full, rep)
+    contrast = low_fraction_contrast(full, rep)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame in (("learning_curves", curves), ("gain", gains), ("label_efficiency", efficiency)):
+    frames = (("learning_curves", curves), ("gain", gains), ("label_efficiency", efficiency),
+              ("low_fraction_contrast", contrast))
+    for name, frame in frames:
         written.append(atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False)))
-    written.append(atomic_write_text(out / "lowdata.md", lowdata_markdown(curves, gains, efficiency)))
+    written.append(atomic_write_text(out / "lowdata.md", lowdata_markdown(curves, gains, efficiency, contrast)))
     if figures:
         fig = learning_curve_figure(curves)
         for fmt in formats:

@@ -83,3 +83,45 @@ def test_several_training_seeds_are_averaged_and_their_spread_enters_the_bands(t
     assert np.isnan(one["seed_sd"]).all() and (one["n_seeds"] == 1).all()
     report = write_lowdata(same, tmp_path / "out", n_replicates=20, figures=False)[-1]
     assert "| seeds | seed sd |" in report.read_text(encoding="utf-8")
+
+
+def _frames(gain_low, gain_full, spread):
+    """full / replicate frames of one dataset and architecture: fixed at 0.5 everywhere, mae shifted by the gains;
+    replicate r moves mae's low-fraction value by ``spread * (r - 4.5)``."""
+    full, rep = [], []
+    for fraction, gain in ((0.1, gain_low), (1.0, gain_full)):
+        for pre, value in (("fixed", 0.5), ("mae", 0.5 + gain)):
+            key = {"dataset": "S01", "architecture": "a", "pretraining": pre, "fraction": fraction, "metric": "map@0.1"}
+            full.append({**key, "value": value})
+            for r in range(10):
+                shift = spread * (r - 4.5) if (pre == "mae" and fraction == 0.1) else 0.0
+                rep.append({**key, "replicate": r, "value": value + shift})
+    return pd.DataFrame(full), pd.DataFrame(rep)
+
+
+@pytest.mark.parametrize(
+    ("gain_low", "gain_full", "spread", "verdict"),
+    [(0.20, 0.05, 0.01, "more at low fractions"), (0.0, 0.10, 0.01, "less at low fractions"),
+     (0.10, 0.05, 0.05, "not resolved")],
+)
+def test_low_fraction_contrast_says_whether_pretraining_helps_more_with_few_labels(gain_low, gain_full, spread,
+                                                                                     verdict):
+    from analysis.lowdata import contrast_markdown, low_fraction_contrast
+
+    contrast = low_fraction_contrast(*_frames(gain_low, gain_full, spread))
+    assert len(contrast) == 1
+    row = contrast.iloc[0]
+    assert row["difference"] == pytest.approx(gain_low - gain_full) and row["low_fraction"] == 0.1
+    diffs = gain_low - gain_full + spread * (np.arange(10) - 4.5)
+    assert (row["lo"], row["hi"]) == pytest.approx((np.percentile(diffs, 2.5), np.percentile(diffs, 97.5)))
+    assert row["verdict"] == verdict and f"**{verdict}**" in contrast_markdown(contrast)
+
+
+def test_the_report_leads_with_the_low_fraction_verdicts(tmp_path, fraction_runs):
+    root = fraction_runs(tmp_path / "store")
+    write_lowdata(root, tmp_path / "out", n_replicates=20, figures=False)
+    contrast = pd.read_csv(tmp_path / "out" / "low_fraction_contrast.csv")
+    assert len(contrast) == 3 * 2 and set(contrast["low_fraction"]) == {0.1}  # S01, S06, mean x two metrics
+    assert contrast["verdict"].isin(["more at low fractions", "less at low fractions", "not resolved"]).all()
+    text = (tmp_path / "out" / "lowdata.md").read_text(encoding="utf-8")
+    assert text.index("Does pre-training help more at low fractions?") < text.index("Learning curves")

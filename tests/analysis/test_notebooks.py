@@ -112,6 +112,7 @@ def test_lowdata_notebook_shows_curves_gains_and_label_efficiency(fraction_store
     assert "training fractions 0.1, 0.25, 0.5, 1" in shown and "one training fraction only" not in shown
     assert _pngs(nb) == 2  # the learning curves and the gain per fraction
     assert "Learning curves (value: mean over the training seeds; 95% band over test images and seeds" in shown
+    assert "Does pre-training help more at low fractions?" in shown
     assert "| S01 | resenc_deformable_detr__mae | froc@0.1 | 0.25 |" in shown and "| mean | resenc_retina_unet" in shown
     assert "Gain of pre-training over `fixed`" in shown
     assert "| S06 | resenc_retina_unet | mae | map@0.1 | 0.1 |" in shown
