@@ -34,14 +34,13 @@ image bootstrap.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import METRICS, bootstrap_dataset
+from analysis.bootstrap import METRICS, bootstrap_dataset, dataset_generator
 from analysis.store import (
     LOWDATA_OPTIONS,
     MATCH_TABLE_FILE,
@@ -174,8 +173,7 @@ def _average_seeds(full: pd.DataFrame, rep: pd.DataFrame, seed: int) -> tuple[pd
         wide = group.pivot_table(index="replicate", columns="seed", values="value").sort_index()
         values = wide.to_numpy()
         if values.shape[1] > 1:  # draw the seeds with replacement per replicate, seeded by the cell
-            tag = "|".join(str(k) for k in key).encode()
-            rng = np.random.default_rng([int(seed), zlib.crc32(tag)])
+            rng = dataset_generator(seed, "|".join(str(k) for k in key))
             draws = rng.integers(0, values.shape[1], size=values.shape)
             values = np.take_along_axis(values, draws, axis=1)
         out.append(pd.DataFrame({**dict(zip(keys, key, strict=True)), "replicate": wide.index,

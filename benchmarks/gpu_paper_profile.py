@@ -47,9 +47,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmark.training.devices import resolve_device  # noqa: E402
 from benchmark.training.ema import WeightAverage  # noqa: E402
 from benchmark.training.finetune import FinetuneConfig, apply_trainable, parameter_counts  # noqa: E402
-from benchmark.training.optim import DETR_OPTIMIZER, RETINA_UNET_OPTIMIZER, build_optimizer  # noqa: E402
+from benchmark.training.optim import build_optimizer  # noqa: E402
 from benchmark.training.profiles import PROFILES, TrainingProfile  # noqa: E402
-from benchmark.training.trainer import TrainConfig, Trainer, build_model_for, family_of, run_geometry  # noqa: E402
+from benchmark.training.trainer import (  # noqa: E402
+    TrainConfig,
+    Trainer,
+    build_model_for,
+    family_of,
+    optimizer_config_for,
+    run_geometry,
+)
 from models.registry import ARCHITECTURES  # noqa: E402
 
 #: Eckstein et al. 2025, "The missing piece" (appendix C.3, Training): parameters (millions) and GPU memory
@@ -141,10 +148,7 @@ def bench_profile(patch: int, batch: int, width: float | None, stages: int | Non
 def _step_host(model: torch.nn.Module, family: str, device: torch.device, use_amp: bool, cfg: TrainConfig):
     """The attributes :meth:`Trainer.train_step` uses, set up as :class:`Trainer` sets them up."""
     profile = PROFILES.get(cfg.profile)
-    if family == "retina_unet":
-        optim_cfg = replace(RETINA_UNET_OPTIMIZER, **dict(profile.retina_unet_optimizer))
-    else:
-        optim_cfg = replace(DETR_OPTIMIZER, **dict(profile.detr_optimizer))
+    optim_cfg = optimizer_config_for(family, profile)
     optimizer = build_optimizer(model, optim_cfg)
     amsgrad = " (AMSGrad)" if optim_cfg.name == "adam" and optim_cfg.amsgrad else ""
     nesterov = " (Nesterov)" if optim_cfg.name == "sgd" and optim_cfg.nesterov else ""

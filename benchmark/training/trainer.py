@@ -191,6 +191,13 @@ def build_model_for(
     return build_detector(cfg.architecture, config)
 
 
+def optimizer_config_for(family: str, profile: TrainingProfile):  # noqa: ANN201 - optim.OptimizerConfig
+    """The paper's optimiser of a detector family with the profile's replacements (Trainer and benchmarks)."""
+    if family == "retina_unet":
+        return replace(RETINA_UNET_OPTIMIZER, **dict(profile.retina_unet_optimizer))
+    return replace(DETR_OPTIMIZER, **dict(profile.detr_optimizer))
+
+
 def all_train_case_ids(cfg: TrainConfig, data) -> list[str]:  # noqa: ANN001
     """The whole training split (of the fold) before any low-data subset."""
     return data.fold_case_ids(cfg.fold, "train") if cfg.fold is not None else data.case_ids("train")
@@ -301,9 +308,7 @@ class Trainer:
 
     def optimizer_config(self):  # noqa: ANN201 - benchmark.training.optim.OptimizerConfig
         """The family's optimiser (the paper's) with the profile's replacements."""
-        if self.family == "retina_unet":
-            return replace(RETINA_UNET_OPTIMIZER, **dict(self.profile.retina_unet_optimizer))
-        return replace(DETR_OPTIMIZER, **dict(self.profile.detr_optimizer))
+        return optimizer_config_for(self.family, self.profile)
 
     # -- persistence ---------------------------------------------------------------------------------
     def geometry(self) -> dict:
