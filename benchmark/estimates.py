@@ -2,13 +2,13 @@
 
 The figures are measurements, not a model: the whole ``benchmark train`` (preprocessing, training, validation
 tuning, test inference) per profile and detector family on two CPU cores (``tiny``: measured in the test suite;
-``cpu``: the stop-7 acceptance runs on S06, 9 min for Retina U-Net and about 10 min for Deformable DETR when the
-cores were not shared). ResEnc variants cost more per step; the factor is the ratio of their measured
-forward+backward times in ``benchmarks/models_bench.py`` (about 1.3-1.5x). Twin generation at the profile's scale
-is added once per dataset the first time. The runner replaces these guesses by the observed ratio
-(actual / estimated) as soon as the first experiment ends. The ``cpu`` figures predate the stop-17 retune (400
-iterations of 48^3); that profile was only timed on a heavily shared machine (21-26 min at load 15-21), so they
-stay a first guess that the observed ratio corrects. Pre-training cells: ``tiny`` ~7 s (README smoke run),
+``cpu``: the sum of ``timings_s`` in the ``result.json`` of the 2026-12-03 runs of the current profile, medians at
+load 2-4, one cell per core: Retina U-Net ~100 s (S06, five runs), Deformable DETR ~155-205 s (S06, nine runs),
+ResEnc Retina U-Net 118-143 s (S03-S06, 73 runs), ResEnc Deformable DETR ~205 s (S06, one run); a cell of S01 or
+S02, larger objects and volumes, takes up to about twice that). ResEnc variants cost a little more per step (the
+``_RESENC_FACTOR``). Twin generation at the profile's scale is added once per dataset the first time. The runner
+replaces these guesses by the observed ratio (actual / estimated) as soon as the first experiment ends.
+Pre-training cells: ``tiny`` ~7 s (README smoke run),
 ``cpu`` 72-85 s for MAE / Models Genesis (docs/pretraining.md); other profiles have no measurement.
 """
 
@@ -20,10 +20,10 @@ __all__ = ["estimate_experiment_seconds", "estimate_pretraining_seconds", "estim
 _CPU_SECONDS = {
     ("tiny", "retina_unet"): 8.0,
     ("tiny", "deformable_detr"): 8.0,
-    ("cpu", "retina_unet"): 9 * 60.0,
-    ("cpu", "deformable_detr"): 10 * 60.0,
+    ("cpu", "retina_unet"): 120.0,
+    ("cpu", "deformable_detr"): 200.0,
 }
-_RESENC_FACTOR = 1.4
+_RESENC_FACTOR = 1.15
 # twin generation per dataset, seconds on two cores (benchmark synth: tiny ~0.4 s, small ~16 s per twin)
 _TWIN_SECONDS = {"tiny": 1.0, "small": 20.0, "full": 600.0}
 
