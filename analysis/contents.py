@@ -121,6 +121,7 @@ def _read_run(row: Mapping[str, Any]) -> dict[str, Any]:
         "scale": str(source["scale"]) if kind == SYNTHETIC_TWIN and source.get("scale") else UNKNOWN,
         "generator": str(prov.get("generator") or source.get("generator") or source.get("converter") or UNKNOWN),
         "n_images": int(n_images) if isinstance(n_images, int) else UNKNOWN,
+        "revision": str(prov.get("git_revision") or UNKNOWN),
         **_run_identity(record, row),
     }
 
@@ -219,6 +220,30 @@ class StoreContents:
     def folds(self) -> list[Any]:
         return _values(self.runs["fold"])
 
+    @property
+    def revisions(self) -> dict[str, int]:
+        """Runs per code revision (``git_revision`` of each run's provenance; ``+dirty``: uncommitted changes)."""
+        if "revision" not in self.runs:
+            return {}
+        return {str(r): int((self.runs["revision"] == r).sum()) for r in _values(self.runs["revision"])}
+
+    def revision_note(self) -> str:
+        """A warning when the runs come from more than one code revision, else ``""``.
+
+        Training is bitwise reproducible within one revision, but a change anywhere in the numerics (an operator
+        order, a layout) moves a trained model by about the seed-to-seed spread, so runs of different revisions
+        differ by more than their bootstrap intervals say. A store filled over days, or by a runner whose working
+        tree changed under it (each ``--jobs`` cell imports the code on disk when it starts), mixes revisions.
+        """
+        revisions = self.revisions
+        if len(revisions) < 2:
+            return ""
+        listed = ", ".join(f"`{r[:12]}{'+dirty' if r.endswith('+dirty') else ''}` ({n} runs)"
+                           for r, n in revisions.items())
+        return (f"The runs come from {len(revisions)} code revisions: {listed}. Results of different revisions "
+                "can differ by about the seed-to-seed spread; rerun them on one revision before reading small "
+                "differences.")
+
     def subset(self, datasets: list[str] | None = None, models: list[ModelKey] | None = None) -> StoreContents:
         """The runs of the given datasets and models (what an analysis used)."""
         keep = pd.Series(True, index=self.runs.index)
@@ -245,6 +270,7 @@ class StoreContents:
             "profiles": self.profiles,
             "seeds": self.seeds,
             "folds": self.folds,
+            "code_revisions": self.revisions,
         }
 
     def to_frame(self) -> pd.DataFrame:

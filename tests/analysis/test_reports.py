@@ -152,3 +152,27 @@ def test_synthetic_runs_under_real_ids_are_not_compared(tmp_path):
     result, _ = run_analysis(root, out_dir=tmp_path / "out", n_replicates=5, figures=False)
     assert result.comparison is None and result.comparison_note == NOT_COMPARABLE_TWINS
     assert not (tmp_path / "out" / "comparison_with_reported.csv").exists()
+
+
+def test_a_store_of_several_code_revisions_says_so(tmp_path):
+    """Runs trained by different code revisions differ by about the seed spread: the report names the revisions."""
+    from analysis.synthetic_store import build_synthetic_store
+
+    root = build_synthetic_store(tmp_path / "store", ("S01",), (("retina_unet", "default"), ("retina_unet", "mae")),
+                                 n_images=8)
+    results = sorted(root.rglob("result.json"))
+    assert len(results) == 2
+    single = describe_store(root)
+    assert len(single.revisions) == 1 and single.revision_note() == ""
+    for path, revision in zip(results, ("a" * 40, "b" * 40 + "+dirty"), strict=True):
+        record = json.loads(path.read_text())
+        record["provenance"]["git_revision"] = revision
+        path.write_text(json.dumps(record))
+    mixed = describe_store(root)
+    assert mixed.revisions == {"a" * 40: 1, "b" * 40 + "+dirty": 1}
+    note = mixed.revision_note()
+    assert note.startswith("The runs come from 2 code revisions: `aaaaaaaaaaaa` (1 runs), `bbbbbbbbbbbb+dirty`")
+    out = tmp_path / "out"
+    run_analysis(root, out_dir=out, n_replicates=5, figures=False)
+    assert note in (out / "README.md").read_text()
+    assert json.loads((out / "summary.json").read_text())["store_contents"]["code_revisions"] == mixed.revisions
