@@ -19,7 +19,7 @@ from benchmark.core.atomic import atomic_write_json
 from benchmark.grid.cells import Cell, cell_from_json
 from benchmark.runner import SuiteConfig
 
-__all__ = ["config_from_json", "config_to_json", "job_record", "main", "run_job_cells"]
+__all__ = ["code_change_note", "config_from_json", "config_to_json", "job_record", "main", "run_job_cells"]
 
 
 def config_to_json(cfg: SuiteConfig) -> dict[str, Any]:
@@ -33,18 +33,42 @@ def config_from_json(obj: dict[str, Any]) -> SuiteConfig:
 
 
 def job_record(cfg: SuiteConfig, cells: list[Cell], by_id: dict[str, Cell], results: Path | None = None) -> dict:
-    """A job file's content: the config, the cells and each cell's dependency cells."""
+    """A job file's content: the config, the cells and each cell's dependency cells, and the code revision of the
+    process that wrote it (the worker says when it runs other code, see :func:`code_change_note`)."""
+    from benchmark.provenance import git_revision
+
     return {
         "config": config_to_json(cfg),
+        "code_revision": git_revision(),
         "cells": [{"cell": c.to_json(), "deps": [by_id[d].to_json() for d in c.deps if d in by_id]} for c in cells],
         "results": str(results) if results else None,
     }
 
 
+def code_change_note(expected: str | None, current: str) -> str:
+    """A warning when this worker runs other code than the runner that planned the job, else ``""``.
+
+    A cell subprocess imports the package from disk when it starts, so a ``git pull`` or a commit in the working
+    tree during a long grid run gives later cells other code than earlier ones; their results then differ by
+    about a training seed's worth (docs/training.md, "Reruns"). The run goes on (the code may be a harmless
+    fix); the cell's log and ``result.json`` provenance say which revision ran, and the report names the
+    revisions of a store when there are several.
+    """
+    if not expected or expected == current or "unknown" in (expected, current):
+        return ""
+    return (f"warning: this cell runs code revision {current[:12]}{'+dirty' if current.endswith('+dirty') else ''}, "
+            f"the runner that planned it ran {expected[:12]}{'+dirty' if expected.endswith('+dirty') else ''}: the "
+            "code changed under the grid run, so its cells may mix revisions")
+
+
 def run_job_cells(job: dict, index: int) -> dict:
     """Run cell ``index`` of ``job`` (a :func:`job_record`); the outcome as JSON."""
     from benchmark.grid.execute import run_cell_job
+    from benchmark.provenance import git_revision
 
+    note = code_change_note(job.get("code_revision"), git_revision())
+    if note:
+        print(note, file=sys.stderr, flush=True)
     cfg = config_from_json(job["config"])
     entry = job["cells"][index]
     outcome = run_cell_job(cfg, cell_from_json(entry["cell"]), tuple(cell_from_json(d) for d in entry["deps"]))
