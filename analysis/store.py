@@ -358,6 +358,8 @@ def _select(
         runs = runs[runs["seed"] == seed]
     model = ["dataset", "architecture", "pretraining"]
     seeds = sorted(set(int(s) for s in runs["seed"]))  # of the models: a reference row's seed names nothing
+    if not is_ref.all():  # a reference row stands beside models; it does not bring in a dataset of its own
+        references = references[references["dataset"].isin(set(runs["dataset"]))]
     runs = pd.concat([runs, references], ignore_index=True) if not references.empty else runs
     dup = runs[runs.duplicated(model, keep=False)]
     if not dup.empty:

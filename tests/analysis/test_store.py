@@ -121,3 +121,20 @@ def test_synthetic_store_is_deterministic(tmp_path):
     assert np.array_equal(ta.score, tb.score) and np.array_equal(ta.tp, tb.tp)
     with pytest.raises(ValueError):
         build_synthetic_store(tmp_path / "c", [], models)
+
+
+def test_reference_rows_do_not_bring_in_datasets_without_models_of_the_seed(tmp_path):
+    """More seeds on one twin of a multi-twin store: the classical rows of the other twins stay out of that seed's
+    analysis (they used to make every model 'without a run on every dataset')."""
+    for dataset in ("S01", "S06"):
+        classical = synthetic_match_table(dataset, ("classical", "none"), 6)
+        write_run(tmp_path, _key(dataset, "classical", "none"), classical)
+        write_run(tmp_path, _key(dataset), synthetic_match_table(dataset, ("retina_unet", "default"), 6))
+    write_run(tmp_path, _key("S06", seed=1), synthetic_match_table("S06", ("retina_unet", "default"), 6))
+    one = open_store(tmp_path, profile="cpu", seed=1)
+    assert sorted(zip(one.runs["dataset"], one.runs["architecture"], strict=True)) == [
+        ("S06", "classical"),
+        ("S06", "retina_unet"),
+    ]
+    both = open_store(tmp_path, profile="cpu")  # seed 0 is shared by every model: both twins, both references
+    assert sorted(set(both.runs["dataset"])) == ["S01", "S06"] and len(both.runs) == 4
