@@ -235,11 +235,12 @@ class StoreContents:
         differ by more than their bootstrap intervals say. A store filled over days, or by a runner whose working
         tree changed under it (each ``--jobs`` cell imports the code on disk when it starts), mixes revisions.
         """
+        from benchmark.provenance import short_revision
+
         revisions = self.revisions
         if len(revisions) < 2:
             return ""
-        listed = ", ".join(f"`{r[:12]}{'+dirty' if r.endswith('+dirty') else ''}` ({n} runs)"
-                           for r, n in revisions.items())
+        listed = ", ".join(f"`{short_revision(r)}` ({n} runs)" for r, n in revisions.items())
         return (f"The runs come from {len(revisions)} code revisions: {listed}. Results of different revisions "
                 "can differ by about the seed-to-seed spread; rerun them on one revision before reading small "
                 "differences.")

@@ -34,6 +34,11 @@ def git_revision(root: Path = _REPO_ROOT) -> str:
         return "unknown"
 
 
+def short_revision(revision: str) -> str:
+    """``1a2b3c4d5e6f`` or ``1a2b3c4d5e6f+dirty``: the first 12 hex digits of a :func:`git_revision` value."""
+    return revision[:12] + ("+dirty" if revision.endswith("+dirty") and len(revision) > 12 else "")
+
+
 def _jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return _jsonable(dataclasses.asdict(obj))

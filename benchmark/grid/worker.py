@@ -54,11 +54,12 @@ def code_change_note(expected: str | None, current: str) -> str:
     fix); the cell's log and ``result.json`` provenance say which revision ran, and the report names the
     revisions of a store when there are several.
     """
+    from benchmark.provenance import short_revision
+
     if not expected or expected == current or "unknown" in (expected, current):
         return ""
-    return (f"warning: this cell runs code revision {current[:12]}{'+dirty' if current.endswith('+dirty') else ''}, "
-            f"the runner that planned it ran {expected[:12]}{'+dirty' if expected.endswith('+dirty') else ''}: the "
-            "code changed under the grid run, so its cells may mix revisions")
+    return (f"warning: this cell runs code revision {short_revision(current)}, the runner that planned it ran "
+            f"{short_revision(expected)}: the code changed under the grid run, so its cells may mix revisions")
 
 
 def run_job_cells(job: dict, index: int) -> dict:
