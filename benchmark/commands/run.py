@@ -16,8 +16,8 @@ The grid (docs/grid.md): by default the paper's 20 model rows (rows whose pre-tr
 named and skipped), one pre-training cell per (method, encoder) before the fine-tuning cells that need it.
 --only/--exclude select cells (e.g. --only arch=retina_unet,pretraining=fixed); --dry-run prints every cell,
 its dependency and the GPU-hours estimated from the profile's iterations. --gpus 0,1 runs one cell per GPU;
---jobs 2 runs two cells at a time on CPU, each in a subprocess with the profile's threads (the cpu profile: one),
-which uses both cores of a two-core laptop;
+--jobs N runs N cells at a time on CPU, each in a subprocess with the profile's threads (the cpu profile: one);
+without --jobs, a profile that pins its threads runs cores // threads cells at a time (two on a two-core laptop);
 --executor slurm submits job arrays through submitit (with --dry-run: writes the sbatch scripts into
 --slurm-dir). --folds 0,1,2 (or all) runs every cell once per cross-validation fold where the dataset has
 folds (S06/D06: 10, S07/D07 and S08/D08: 5); datasets without folds run their official split once, as the plan
@@ -79,8 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=1,
-        help="local executor on CPU: cells at a time, each in a subprocess (default 1; 2 on a two-core laptop)",
+        default=None,
+        help="local executor on CPU: cells at a time, each in a subprocess (default: cores // the profile's threads, "
+        "so 2 on a two-core laptop with the cpu profile; 1 on GPU, with SLURM and for profiles without pinned threads)",
     )
     parser.add_argument(
         "--slurm-dir", default=None, help="slurm: job folder; with --dry-run the folder for the sbatch scripts"
@@ -232,8 +233,10 @@ def run(args: argparse.Namespace) -> int:
             check_dataset(checks, spec.id if args.real else spec.twin_id, data_root, args.profile, None, "--suite")
     checks.raise_if_any()
 
+    from benchmark.grid.executors import default_jobs
     from benchmark.runner import SuiteConfig, run_suite
 
+    jobs = args.jobs if args.jobs is not None else default_jobs(args.profile, args.device, args.executor, gpus)
     cfg = SuiteConfig(
         suite=args.suite,
         architectures=_names(args.archs) if args.archs is not None else (),
@@ -256,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         exclude=tuple(args.exclude),
         executor=args.executor,
         gpus=gpus,
-        jobs=args.jobs,
+        jobs=jobs,
         stale_after=float(args.stale_after),
         slurm_folder=args.slurm_dir,
         slurm_partition=args.slurm_partition,

@@ -65,6 +65,54 @@ def cpu_threads(profile: str) -> int:
     return PROFILES.get(profile).num_threads or 1
 
 
+#: memory a `cpu`-profile cell may need at its peak (a `small` twin cell stays below 1 GiB resident; 2 GiB leaves room)
+CELL_MEMORY_BYTES = 2 * 1024**3
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one, e.g. under SLURM or taskset)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``), ``None`` where it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def default_jobs(profile: str, device: str, executor: str, gpus: tuple[str, ...]) -> int:
+    """``benchmark run``'s ``--jobs`` when none is given: how many cells fit on this machine's CPU at a time.
+
+    A profile that pins its threads (``cpu``: one) leaves the other cores idle when cells run one at a time, so
+    on CPU the default runs ``cores // threads`` cells at once (2 on a two-core laptop), no more than the
+    available memory holds at :data:`CELL_MEMORY_BYTES` each. One cell at a time for SLURM (every cell is its own
+    job), ``--gpus`` (the GPU list sets the parallelism), a CUDA device, and profiles that leave torch its own
+    thread count (``paper``, ``tiny``: one process already uses every core).
+    """
+    from benchmark.training.profiles import PROFILES
+
+    threads = PROFILES.get(profile).num_threads
+    if executor != "local" or gpus or device == "cuda" or threads is None:
+        return 1
+    if device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return 1
+    jobs = usable_cores() // threads
+    memory = available_memory()
+    if memory is not None:
+        jobs = min(jobs, memory // CELL_MEMORY_BYTES)
+    return max(1, jobs)
+
+
 def cpu_slots(jobs: int, threads: int = 1) -> list[Slot]:
     """``jobs`` CPU slots: no GPU visible, and ``threads`` threads for OpenMP, MKL and OpenBLAS (hence torch)."""
     env = (

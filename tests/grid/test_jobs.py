@@ -121,6 +121,54 @@ def test_dry_run_shows_the_parallelism_and_warns_above_the_core_count(tmp_path, 
     assert "estimated time on this machine (one cell at a time): " in captured.out
 
 
+def test_default_jobs_fill_the_cores_for_a_profile_that_pins_its_threads(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(executors, "usable_cores", lambda: 2)
+    monkeypatch.setattr(executors, "available_memory", lambda: 64 * 1024**3)
+    assert executors.default_jobs("cpu", "auto", "local", ()) == 2  # the cpu profile: one thread per cell
+    assert executors.default_jobs("cpu", "cpu", "local", ()) == 2
+    monkeypatch.setattr(executors, "usable_cores", lambda: 16)
+    assert executors.default_jobs("cpu", "auto", "local", ()) == 16
+    monkeypatch.setattr(executors, "available_memory", lambda: 5 * 1024**3)  # room for two cells only
+    assert executors.default_jobs("cpu", "auto", "local", ()) == 2
+    monkeypatch.setattr(executors, "available_memory", lambda: 1024**3)
+    assert executors.default_jobs("cpu", "auto", "local", ()) == 1  # never fewer than one
+    monkeypatch.setattr(executors, "available_memory", lambda: None)  # unreadable: the cores decide
+    assert executors.default_jobs("cpu", "auto", "local", ()) == 16
+    # one at a time: torch's own threads (tiny, paper), SLURM, a GPU list, a CUDA device or one found by auto
+    assert executors.default_jobs("tiny", "auto", "local", ()) == 1
+    assert executors.default_jobs("paper", "cpu", "local", ()) == 1
+    assert executors.default_jobs("cpu", "auto", "slurm", ()) == 1
+    assert executors.default_jobs("cpu", "auto", "local", ("0", "1")) == 1
+    assert executors.default_jobs("cpu", "cuda", "local", ()) == 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert executors.default_jobs("cpu", "auto", "local", ()) == 1
+
+
+def test_dry_run_without_jobs_uses_both_cores_of_a_two_core_laptop(tmp_path, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(executors, "usable_cores", lambda: 2)
+    monkeypatch.setattr(executors, "available_memory", lambda: 24 * 1024**3)
+    argv = ["run", "--suite", "S06", "--profile", "cpu", "--store", str(tmp_path / "s"), "--dry-run"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "executor local, 2 cells at a time on CPU" in captured.out
+    assert "estimated time on this machine (2 cells at a time on CPU): " in captured.out
+    assert main([*argv, "--jobs", "1"]) == 0  # an explicit --jobs wins
+    assert "estimated time on this machine (one cell at a time): " in capsys.readouterr().out
+
+
+def test_available_memory_reads_a_positive_number_or_none():
+    memory = executors.available_memory()
+    assert memory is None or memory > 0
+    assert executors.usable_cores() >= 1
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
