@@ -77,14 +77,10 @@ def usable_cores() -> int:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available now (Linux ``MemAvailable``), ``None`` where it cannot be read."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    """Bytes of memory available now (:func:`benchmark.loading.data.available_memory`), ``None`` when unknown."""
+    from benchmark.loading.data import available_memory as memory_now
+
+    return memory_now() or None
 
 
 def default_jobs(profile: str, device: str, executor: str, gpus: tuple[str, ...]) -> int:
