@@ -2,14 +2,14 @@
 
 The figures are measurements, not a model: the whole ``benchmark train`` (preprocessing, training, validation
 tuning, test inference) per profile and detector family on two CPU cores (``tiny``: measured in the test suite;
-``cpu``: the sum of ``timings_s`` in the ``result.json`` of the 2026-12-03 runs of the current profile, medians at
-load 2-4, one cell per core: Retina U-Net ~100 s (S06, five runs), Deformable DETR ~155-205 s (S06, nine runs),
-ResEnc Retina U-Net 118-143 s (S03-S06, 73 runs), ResEnc Deformable DETR ~205 s (S06, one run); a cell of S01 or
-S02, larger objects and volumes, takes up to about twice that). ResEnc variants cost a little more per step (the
-``_RESENC_FACTOR``). Twin generation at the profile's scale is added once per dataset the first time. The runner
-replaces these guesses by the observed ratio (actual / estimated) as soon as the first experiment ends.
-Pre-training cells: ``tiny`` ~7 s (README smoke run),
-``cpu`` 72-85 s for MAE / Models Genesis (docs/pretraining.md); other profiles have no measurement.
+``cpu``: the median cell of the dev suite run from nothing on an idle two-core machine, two cells at a time, on
+2026-12-04 (README.md): Retina U-Net 95 s, Deformable DETR 165 s, ResEnc Retina U-Net 116 s, ResEnc Deformable
+DETR 189 s over S01-S05 and all pre-training rows; ``default``-plan cells are cheaper, 34-83 s, cells of S01 and
+S02 dearer, up to 205 s). ResEnc variants cost a little more per step (the ``_RESENC_FACTOR``). Twin generation
+at the profile's scale is added once per dataset the first time. The runner replaces these guesses by the
+observed ratio (actual / estimated) as soon as the first experiment ends.
+Pre-training cells: ``tiny`` ~7 s (README smoke run), ``cpu`` 66-120 s for the dev suite's six cells (five
+methods, MultiTalent on both encoders; the same run); other profiles have no measurement.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ __all__ = ["estimate_experiment_seconds", "estimate_pretraining_seconds", "estim
 _CPU_SECONDS = {
     ("tiny", "retina_unet"): 8.0,
     ("tiny", "deformable_detr"): 8.0,
-    ("cpu", "retina_unet"): 120.0,
-    ("cpu", "deformable_detr"): 200.0,
+    ("cpu", "retina_unet"): 100.0,
+    ("cpu", "deformable_detr"): 170.0,
 }
 _RESENC_FACTOR = 1.15
 # twin generation per dataset, seconds on two cores (benchmark synth: tiny ~0.4 s, small ~16 s per twin)

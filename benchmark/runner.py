@@ -200,9 +200,9 @@ def wall_seconds(cfg: SuiteConfig, seconds: float | None, cells: int) -> float |
         return None
     if cfg.executor != "local":
         return seconds
-    import os
+    from benchmark.grid.executors import usable_cores
 
-    width = parallel_cells(cfg) if cfg.gpus else min(parallel_cells(cfg), os.cpu_count() or 1)
+    width = parallel_cells(cfg) if cfg.gpus else min(parallel_cells(cfg), usable_cores())
     return seconds / max(1, min(width, cells))
 
 

@@ -108,8 +108,9 @@ def _gpu_list(checks, text: str | None) -> tuple[str, ...]:  # noqa: ANN001
 
 def _check_jobs(checks, args) -> None:  # noqa: ANN001
     """--jobs: >= 1, local executor, CPU only, not with --gpus (the GPU list sets the parallelism)."""
-    import os
     import sys
+
+    from benchmark.grid.executors import usable_cores
 
     checks.at_least(args.jobs, "--jobs")
     if args.jobs is None or args.jobs <= 1:
@@ -120,9 +121,10 @@ def _check_jobs(checks, args) -> None:  # noqa: ANN001
         checks.add("--jobs with --gpus: the GPU list sets the parallelism (one cell per GPU); give one of them")
     elif args.device == "cuda":
         checks.add("--jobs runs cells on CPU; for GPUs give --gpus 0,1 (one cell per GPU) instead")
-    elif args.jobs > (os.cpu_count() or 1):
+    elif args.jobs > usable_cores():
         print(
-            f"warning: --jobs {args.jobs} is more than the {os.cpu_count()} CPU core(s): the cells will share cores",
+            f"warning: --jobs {args.jobs} is more than the {usable_cores()} usable CPU core(s): the cells will share"
+            " cores",
             file=sys.stderr,
         )
 

@@ -99,7 +99,7 @@ def test_a_failing_cell_in_the_pool_is_recorded_and_the_others_finish(tmp_path, 
 
 
 def test_wall_time_estimate_is_divided_by_the_cells_at_a_time(tmp_path, monkeypatch):
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(executors, "usable_cores", lambda: 2)
     assert wall_seconds(suite(tmp_path, jobs=2), 100.0, 10) == 50.0
     assert wall_seconds(suite(tmp_path, jobs=4), 100.0, 10) == 50.0  # no more than the cores
     assert wall_seconds(suite(tmp_path, jobs=2), 100.0, 1) == 100.0  # no more than the cells
@@ -108,11 +108,11 @@ def test_wall_time_estimate_is_divided_by_the_cells_at_a_time(tmp_path, monkeypa
 
 
 def test_dry_run_shows_the_parallelism_and_warns_above_the_core_count(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(executors, "usable_cores", lambda: 1)
     argv = ["run", "--suite", "S06", "--profile", "tiny", "--store", str(tmp_path / "s"), "--dry-run"]
     assert main([*argv, "--jobs", "2"]) == 0
     captured = capsys.readouterr()
-    assert "warning: --jobs 2 is more than the 1 CPU core(s)" in captured.err
+    assert "warning: --jobs 2 is more than the 1 usable CPU core(s)" in captured.err
     assert "executor local, 2 cells at a time on CPU" in captured.out
     assert "estimated time on this machine (2 cells at a time on CPU): " in captured.out
     assert main(argv) == 0
@@ -151,7 +151,6 @@ def test_dry_run_without_jobs_uses_both_cores_of_a_two_core_laptop(tmp_path, mon
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(executors, "usable_cores", lambda: 2)
     monkeypatch.setattr(executors, "available_memory", lambda: 24 * 1024**3)
     argv = ["run", "--suite", "S06", "--profile", "cpu", "--store", str(tmp_path / "s"), "--dry-run"]
