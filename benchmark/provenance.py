@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import functools
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -53,8 +54,39 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def cpu_model() -> str:
+    """The processor's name (``model name`` of ``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _compute_environment(torch: Any) -> dict[str, str]:
+    """What decides the floating-point rounding of a run besides the code: the CPU, the kernels torch picks for
+    it (its vector ISA), the thread count, and the GPU when one is used.
+
+    Runs of one revision are bitwise reproducible on one machine, not across machines: another CPU model or
+    instruction set makes oneDNN choose other kernels, and at a laptop budget that moves single test scores
+    by points (README.md). Recording these lets a user tell such a difference from a change of code.
+    """
+    env = {"cpu": cpu_model(), "cpu_count": str(os.cpu_count() or 0)}
+    try:
+        env["torch_cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
+        env["torch_threads"] = str(torch.get_num_threads())
+        if torch.cuda.is_available():
+            env["cuda"] = str(torch.version.cuda)
+            env["gpu"] = torch.cuda.get_device_name(torch.cuda.current_device())
+    except (AttributeError, RuntimeError):  # an old torch or a broken CUDA setup: the versions still count
+        pass
+    return env
+
+
 def environment() -> dict[str, str]:
-    """Versions of the interpreter and the numerical stack."""
+    """Versions of the interpreter and the numerical stack, and the hardware the numbers were computed on."""
     env = {"python": platform.python_version(), "platform": platform.platform()}
     for name in ("numpy", "scipy", "pandas", "torch", "SimpleITK"):
         try:
@@ -62,6 +94,8 @@ def environment() -> dict[str, str]:
             env[name] = str(getattr(module, "__version__", getattr(module, "Version", lambda: "?")))
         except ImportError:
             continue
+        if name == "torch":
+            env.update(_compute_environment(module))
     return env
 
 

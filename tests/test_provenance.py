@@ -5,7 +5,7 @@ import numpy as np
 from builders import write_tiny_dataset
 
 from benchmark import __version__
-from benchmark.provenance import collect_provenance, dataset_provenance, git_revision
+from benchmark.provenance import collect_provenance, cpu_model, dataset_provenance, environment, git_revision
 
 
 @dataclass
@@ -23,6 +23,17 @@ def test_provenance_record_is_json_and_complete(tmp_path):
     assert record["dataset"]["dataset_id"] == "T01" and record["dataset"]["splits_version"] == "1"
     assert record["protocol"] == "map@0.1"
     assert "torch" in record["environment"] and "numpy" in record["environment"]
+
+
+def test_environment_names_the_hardware_that_decides_the_rounding():
+    import torch
+
+    env = environment()
+    assert env["cpu"] and env["cpu"] == cpu_model()
+    assert int(env["cpu_count"]) >= 1
+    assert env["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert int(env["torch_threads"]) == torch.get_num_threads()
+    assert ("gpu" in env) == torch.cuda.is_available()
 
 
 def test_git_revision_outside_a_repo(tmp_path):
