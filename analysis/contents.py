@@ -122,8 +122,19 @@ def _read_run(row: Mapping[str, Any]) -> dict[str, Any]:
         "generator": str(prov.get("generator") or source.get("generator") or source.get("converter") or UNKNOWN),
         "n_images": int(n_images) if isinstance(n_images, int) else UNKNOWN,
         "revision": str(prov.get("git_revision") or UNKNOWN),
+        "machine": machine_label(_dict(prov.get("environment"))),
         **_run_identity(record, row),
     }
+
+
+def machine_label(env: Mapping[str, Any]) -> str:
+    """``AMD EPYC, AVX512, torch 2.13.0+cpu`` (``, GPU NAME`` when one was used): what a run's floating-point
+    rounding depends on besides the code, from ``provenance.environment``; ``unknown`` for runs recorded before
+    the CPU was (detbench before 2026-12-04)."""
+    if not env.get("cpu"):
+        return UNKNOWN
+    parts = [str(env["cpu"]), str(env.get("torch_cpu_capability") or "?"), f"torch {env.get('torch', '?')}"]
+    return ", ".join(parts + ([str(env["gpu"])] if env.get("gpu") else []))
 
 
 def _values(series: pd.Series) -> list[Any]:
@@ -220,20 +231,29 @@ class StoreContents:
     def folds(self) -> list[Any]:
         return _values(self.runs["fold"])
 
+    def _runs_per(self, column: str) -> dict[str, int]:
+        if column not in self.runs:
+            return {}
+        return {str(v): int((self.runs[column] == v).sum()) for v in _values(self.runs[column])}
+
     @property
     def revisions(self) -> dict[str, int]:
         """Runs per code revision (``git_revision`` of each run's provenance; ``+dirty``: uncommitted changes)."""
-        if "revision" not in self.runs:
-            return {}
-        return {str(r): int((self.runs["revision"] == r).sum()) for r in _values(self.runs["revision"])}
+        return self._runs_per("revision")
+
+    @property
+    def machines(self) -> dict[str, int]:
+        """Runs per machine (:func:`machine_label`: CPU model, torch's CPU capability and version, GPU)."""
+        return self._runs_per("machine")
 
     def revision_note(self) -> str:
         """A warning when the runs come from more than one code revision, else ``""``.
 
-        Training is bitwise reproducible within one revision, but a change anywhere in the numerics (an operator
-        order, a layout) moves a trained model by about the seed-to-seed spread, so runs of different revisions
-        differ by more than their bootstrap intervals say. A store filled over days, or by a runner whose working
-        tree changed under it (each ``--jobs`` cell imports the code on disk when it starts), mixes revisions.
+        Training is bitwise reproducible within one revision on one machine, but a change anywhere in the
+        numerics (an operator order, a layout) moves a trained model by about the seed-to-seed spread, so runs of
+        different revisions differ by more than their bootstrap intervals say. A store filled over days, or by a
+        runner whose working tree changed under it (each ``--jobs`` cell imports the code on disk when it starts),
+        mixes revisions.
         """
         from benchmark.provenance import short_revision
 
@@ -245,6 +265,22 @@ class StoreContents:
                 "can differ by about the seed-to-seed spread; rerun them on one revision before reading small "
                 "differences.")
 
+    def machine_note(self) -> str:
+        """A warning when the runs were computed on more than one known machine, else ``""``.
+
+        The same revision on another CPU model or instruction set (or on a GPU) runs other kernels, which round
+        differently; at a laptop budget that moved single test scores by up to 23.5 points of mAP@0.1 (README.md,
+        2026-12-04: S06 with the ``cpu`` profile on two machines). Runs of unknown machines (recorded before the
+        CPU was) are not counted as another machine.
+        """
+        known = {m: n for m, n in self.machines.items() if m != UNKNOWN}
+        if len(known) < 2:
+            return ""
+        listed = "; ".join(f"`{m}` ({n} runs)" for m, n in known.items())
+        return (f"The runs were computed on {len(known)} machines: {listed}. The same code rounds differently on "
+                "another CPU or GPU, which can move a result by about the seed-to-seed spread; compare runs of one "
+                "machine before reading small differences.")
+
     def subset(self, datasets: list[str] | None = None, models: list[ModelKey] | None = None) -> StoreContents:
         """The runs of the given datasets and models (what an analysis used)."""
         keep = pd.Series(True, index=self.runs.index)
@@ -252,7 +288,8 @@ class StoreContents:
             keep &= self.runs["dataset"].isin(list(datasets))
         if models is not None:
             wanted = set(map(tuple, models))
-            keep &= [(a, p) in wanted for a, p in zip(self.runs["architecture"], self.runs["pretraining"], strict=True)]
+            keep &= pd.Series([(a, p) in wanted for a, p in zip(self.runs["architecture"], self.runs["pretraining"],
+                                                                  strict=True)], index=self.runs.index, dtype=bool)
         return StoreContents(self.root, self.runs[keep].reset_index(drop=True))
 
     def describe(self) -> str:
@@ -272,6 +309,7 @@ class StoreContents:
             "seeds": self.seeds,
             "folds": self.folds,
             "code_revisions": self.revisions,
+            "machines": self.machines,
         }
 
     def to_frame(self) -> pd.DataFrame:

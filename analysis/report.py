@@ -384,9 +384,9 @@ def readme(result: Analysis, files: Sequence[str] = ()) -> str:
                   "from its experiment config (`unknown`: not recorded; fold `None`: the official split). "
                   f"Profiles: {', '.join(map(str, c.profiles))}; seeds: {', '.join(map(str, c.seeds))}; "
                   f"folds: {', '.join(map(str, c.folds))}.", ""]
-        revisions = c.revision_note()
-        if revisions:
-            lines += [f"**{revisions}**", ""]
+        for note in (c.revision_note(), c.machine_note()):
+            if note:
+                lines += [f"**{note}**", ""]
     lines += [f"Models analysed ({len(result.models)}): "
               + ", ".join(f"`{a}__{p}`" for a, p in result.models) + "."]
     if result.references:

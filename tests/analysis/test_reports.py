@@ -176,3 +176,35 @@ def test_a_store_of_several_code_revisions_says_so(tmp_path):
     run_analysis(root, out_dir=out, n_replicates=5, figures=False)
     assert note in (out / "README.md").read_text()
     assert json.loads((out / "summary.json").read_text())["store_contents"]["code_revisions"] == mixed.revisions
+
+
+def test_a_store_computed_on_several_machines_says_so(tmp_path):
+    """The same revision rounds differently on another CPU: the report names the machines, unknown ones aside."""
+    from analysis.contents import machine_label
+    from analysis.synthetic_store import build_synthetic_store
+
+    root = build_synthetic_store(tmp_path / "store", ("S01",), (("retina_unet", "default"), ("retina_unet", "mae"),
+                                                               ("retina_unet", "fixed")), n_images=8)
+    results = sorted(root.rglob("result.json"))
+    assert [r.parent.parent.name for r in results] == ["retina_unet__default", "retina_unet__fixed", "retina_unet__mae"]
+    envs = [{"cpu": "AMD EPYC", "torch_cpu_capability": "AVX512", "torch": "2.13.0+cpu"},
+            {"cpu": "Intel(R) Xeon(R)", "torch_cpu_capability": "AVX2", "torch": "2.13.0+cpu"},
+            {"torch": "2.13.0+cpu"}]  # a run recorded before the CPU was
+    for path, env in zip(results, envs, strict=True):
+        record = json.loads(path.read_text())
+        record["provenance"]["environment"] = env
+        path.write_text(json.dumps(record))
+    assert machine_label(envs[0]) == "AMD EPYC, AVX512, torch 2.13.0+cpu"
+    assert machine_label({**envs[1], "gpu": "NVIDIA H200"}) == "Intel(R) Xeon(R), AVX2, torch 2.13.0+cpu, NVIDIA H200"
+    assert machine_label(envs[2]) == "unknown"
+    contents = describe_store(root)
+    assert contents.machines == {"AMD EPYC, AVX512, torch 2.13.0+cpu": 1, "Intel(R) Xeon(R), AVX2, torch 2.13.0+cpu": 1,
+                                 "unknown": 1}
+    note = contents.machine_note()
+    assert note.startswith("The runs were computed on 2 machines: `AMD EPYC, AVX512, torch 2.13.0+cpu` (1 runs); ")
+    out = tmp_path / "out"
+    run_analysis(root, out_dir=out, n_replicates=5, figures=False)
+    assert note in (out / "README.md").read_text()
+    assert json.loads((out / "summary.json").read_text())["store_contents"]["machines"] == contents.machines
+    one = describe_store(root).subset(models=[("retina_unet", "default"), ("retina_unet", "mae")])
+    assert one.machine_note() == ""  # one known machine and one unknown: nothing to warn about
