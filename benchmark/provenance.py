@@ -54,8 +54,10 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
-    """The processor's name (``model name`` of ``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
+    """The processor's name (``model name`` of ``/proc/cpuinfo`` on Linux, else :func:`platform.processor`); read
+    once per process, as every result of a runner records it."""
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
             if line.lower().startswith("model name"):

@@ -121,10 +121,9 @@ def _check_jobs(checks, args) -> None:  # noqa: ANN001
         checks.add("--jobs with --gpus: the GPU list sets the parallelism (one cell per GPU); give one of them")
     elif args.device == "cuda":
         checks.add("--jobs runs cells on CPU; for GPUs give --gpus 0,1 (one cell per GPU) instead")
-    elif args.jobs > usable_cores():
+    elif args.jobs > (cores := usable_cores()):
         print(
-            f"warning: --jobs {args.jobs} is more than the {usable_cores()} usable CPU core(s): the cells will share"
-            " cores",
+            f"warning: --jobs {args.jobs} is more than the {cores} usable CPU core(s): the cells will share cores",
             file=sys.stderr,
         )
 
